@@ -1,0 +1,1196 @@
+/**
+ * Handlers that run a WSGI application once, as Python's `wsgiref.handlers`:
+ * {@linkcode BaseHandler} (the protocol logic), {@linkcode SimpleHandler}
+ * (given streams and an environ), {@linkcode BaseCGIHandler} (CGI-style
+ * output), {@linkcode CGIHandler} (a CGI program on stdin/stdout),
+ * {@linkcode IISCGIHandler}, and {@linkcode readEnviron}.
+ *
+ * @example A CGI program
+ * ```ts ignore
+ * #!/usr/bin/env -S deno run --no-config --no-lock --allow-env
+ * import { CGIHandler } from "@wsgiref/wsgiref/handlers";
+ * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ *
+ * const app: WSGIApplication = (environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(`You asked for ${environ.PATH_INFO}\n`)];
+ * };
+ * await new CGIHandler().run(app);
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  ErrorStream,
+  FileLike,
+  FileWrapperFactory,
+  InputStream,
+  ResponseBody,
+  StartResponse,
+  WriteFn,
+  WSGIApplication,
+  WSGIEnvironment,
+} from "./types.ts";
+import { FileWrapper, guessScheme, isHopByHop } from "./util.ts";
+import { ResponseHeaders } from "./headers.ts";
+import { AssertionError } from "./_errors.ts";
+import { latin1Into } from "./_latin1.ts";
+import { httpDate } from "./_date.ts";
+import { formatError, isPromiseLike } from "./_handler_util.ts";
+import {
+  bytesFromInvalidDataMessage,
+  LimitedInput,
+  parseContentLength,
+  parseEnvironBlock,
+  REQUEST_VARS,
+  SyncErrorStream,
+  syncSink,
+  utf8AsNative,
+} from "./_handler_cgi.ts";
+
+export type {
+  ErrorStream,
+  FileLike,
+  FileWrapperFactory,
+  InputStream,
+  ResponseBody,
+  ResponseChunks,
+  StartResponse,
+  WriteFn,
+  WSGIApplication,
+  WSGIEnvironment,
+} from "./types.ts";
+export type { FileWrapper } from "./util.ts";
+export type { ResponseHeaders } from "./headers.ts";
+
+/**
+ * Thrown by {@linkcode BaseHandler}'s abstract hooks (`rawWrite`,
+ * `rawFlush`, `getStdin`, `getStderr`, `addCgiVars`), as Python's
+ * `NotImplementedError`: a subclass must override them.
+ *
+ * @example
+ * ```ts
+ * import { BaseHandler, NotImplementedError } from "@wsgiref/wsgiref/handlers";
+ *
+ * try {
+ *   new BaseHandler().getStdin();
+ * } catch (e) {
+ *   console.log(e instanceof NotImplementedError); // true
+ * }
+ * ```
+ */
+export class NotImplementedError extends Error {
+  /**
+   * Makes the error.
+   *
+   * @param message what to override
+   * @example
+   * ```ts
+   * import { NotImplementedError } from "@wsgiref/wsgiref/handlers";
+   *
+   * throw new NotImplementedError("rawWrite() must be overridden");
+   * ```
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "NotImplementedError";
+  }
+}
+
+/**
+ * True for the errors a write raises when the client went away
+ * (`Deno.errors.BrokenPipe`, `ConnectionReset`, `ConnectionAborted`):
+ * {@linkcode BaseHandler.run} ends silently on those.
+ *
+ * @example
+ * ```ts
+ * import { isClientDisconnect } from "@wsgiref/wsgiref/handlers";
+ *
+ * isClientDisconnect(new Deno.errors.BrokenPipe()); // true
+ * isClientDisconnect(new Error("disk full")); // false
+ * ```
+ */
+export function isClientDisconnect(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted;
+}
+
+/**
+ * Where a {@linkcode SimpleHandler} writes the response: any object whose
+ * `write` takes bytes and returns (or resolves to) the number written, as a
+ * `Deno.Writer`. Partial writes are completed. `flush`, if present, is
+ * called after each `write()` of the app.
+ *
+ * @example
+ * ```ts
+ * import type { HandlerOutput } from "@wsgiref/wsgiref/handlers";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const out: HandlerOutput = {
+ *   write(p) {
+ *     chunks.push(p.slice());
+ *     return p.length;
+ *   },
+ * };
+ * ```
+ */
+export interface HandlerOutput {
+  /** Writes some of `p`; returns how many bytes were written. */
+  write(p: Uint8Array): number | Promise<number>;
+  /** Pushes out anything buffered. */
+  flush?(): void | Promise<void>;
+}
+
+/**
+ * Options of {@linkcode SimpleHandler} and its subclasses.
+ *
+ * @example
+ * ```ts
+ * import type { SimpleHandlerOptions } from "@wsgiref/wsgiref/handlers";
+ *
+ * const options: SimpleHandlerOptions = { multithread: false, multiprocess: true };
+ * ```
+ */
+export interface SimpleHandlerOptions {
+  /** The value of `wsgi.multithread`; `true` by default. */
+  multithread?: boolean;
+  /** The value of `wsgi.multiprocess`; `false` by default. */
+  multiprocess?: boolean;
+}
+
+/**
+ * A file wrapper class: its instances are the bodies that
+ * {@linkcode BaseHandler.sendfile} may send, and `wsgi.file_wrapper` makes
+ * them.
+ *
+ * @example
+ * ```ts
+ * import type { FileWrapperClass } from "@wsgiref/wsgiref/handlers";
+ * import { FileWrapper } from "@wsgiref/wsgiref/util";
+ *
+ * const cls: FileWrapperClass = FileWrapper;
+ * ```
+ */
+export type FileWrapperClass = new (
+  filelike: FileLike | Deno.FsFile,
+  blksize?: number,
+) => FileWrapper;
+
+const WSGI_VERSION: readonly [number, number] = Object.freeze([1, 0] as const);
+const EMPTY = new Uint8Array(0);
+const ERROR_BODY =
+  "A server error occurred.  Please contact the administrator.";
+
+const factories = new WeakMap<FileWrapperClass, FileWrapperFactory>();
+
+/** The `wsgi.file_wrapper` callable for a wrapper class, made once per class. */
+function factoryFor(cls: FileWrapperClass): FileWrapperFactory {
+  let f = factories.get(cls);
+  if (!f) {
+    f = (filelike, blksize) => new cls(filelike, blksize);
+    factories.set(cls, f);
+  }
+  return f;
+}
+
+let processEnviron: Readonly<Record<string, string>> | undefined;
+
+/**
+ * The default `osEnviron`: the process environment when `--allow-env` is
+ * granted (asked without prompting), else nothing. Read once.
+ */
+function defaultOsEnviron(): Readonly<Record<string, string>> {
+  if (processEnviron === undefined) {
+    let env: Record<string, string> = {};
+    if (Deno.permissions.querySync({ name: "env" }).state === "granted") {
+      env = readEnviron();
+    }
+    processEnviron = Object.freeze(env);
+  }
+  return processEnviron;
+}
+
+/**
+ * Throws a `TypeError` if `s` is not a string that may stand in a response
+ * head: no CR, LF or NUL (header injection) and no code unit above 0xFF.
+ */
+function checkField(s: unknown, what: string): asserts s is string {
+  if (typeof s !== "string") {
+    throw new TypeError(`${what} must be a string, got ${typeof s}`);
+  }
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0) {
+      throw new TypeError(
+        `${what} ${JSON.stringify(s)} contains ${
+          c === 13 ? "CR" : c === 10 ? "LF" : "NUL"
+        } at index ${i}: line breaks and NUL are not allowed in a response head`,
+      );
+    }
+    if (c > 0xff) {
+      throw new TypeError(
+        `${what} ${JSON.stringify(s)} has U+${
+          c.toString(16).toUpperCase().padStart(4, "0")
+        } at index ${i}: response heads are ISO-8859-1; encode the text ` +
+          `(as UTF-8, then read the bytes as ISO-8859-1, or percent-encode it)`,
+      );
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === "object") {
+    return `an object (${value.constructor?.name ?? "no prototype"})`;
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Runs a WSGI application once and sends its response: the protocol logic
+ * of Python's `wsgiref.handlers.BaseHandler`. Subclasses supply the I/O by
+ * overriding {@linkcode BaseHandler.rawWrite}, {@linkcode BaseHandler.rawFlush},
+ * {@linkcode BaseHandler.getStdin}, {@linkcode BaseHandler.getStderr} and
+ * {@linkcode BaseHandler.addCgiVars}; every other step is a method that may
+ * be overridden too.
+ *
+ * Writes may be synchronous or asynchronous: a hook returns `void` or a
+ * promise, and the handler awaits only the promises. The app's `write()`
+ * calls are queued in order and all complete before the body is iterated
+ * and before the response ends.
+ *
+ * @example A handler that collects the response in memory
+ * ```ts
+ * import { BaseHandler } from "@wsgiref/wsgiref/handlers";
+ * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
+ *
+ * class MemoryHandler extends BaseHandler {
+ *   out = new BytesIO();
+ *   err = new StringIO();
+ *   override rawWrite(data: Uint8Array) {
+ *     this.out.write(data);
+ *   }
+ *   override rawFlush() {}
+ *   override getStdin() {
+ *     return new BytesIO();
+ *   }
+ *   override getStderr() {
+ *     return this.err;
+ *   }
+ *   override addCgiVars() {
+ *     Object.assign(this.environ!, { REQUEST_METHOD: "GET", SERVER_PROTOCOL: "HTTP/1.0" });
+ *   }
+ * }
+ *
+ * const h = new MemoryHandler();
+ * await h.run((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode("hi")];
+ * });
+ * new TextDecoder().decode(h.out.getValue()); // "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nDate: …\r\nContent-Length: 2\r\n\r\nhi"
+ * ```
+ */
+export class BaseHandler {
+  // Configuration (per subclass or per instance).
+
+  /** The value of `wsgi.version`: `[1, 0]`. */
+  wsgiVersion: readonly [number, number] = WSGI_VERSION;
+  /** The value of `wsgi.multithread`. */
+  wsgiMultithread = true;
+  /** The value of `wsgi.multiprocess`. */
+  wsgiMultiprocess = true;
+  /** The value of `wsgi.run_once`. */
+  wsgiRunOnce = false;
+
+  /** True when talking HTTP to the client; false for a gateway (`Status:` line). */
+  originServer = true;
+  /** The HTTP version of the status line an origin server writes. */
+  httpVersion = "1.0";
+  /** The `Server:` header and default `SERVER_SOFTWARE`, if set. */
+  serverSoftware: string | undefined = undefined;
+
+  /**
+   * The class whose instances `sendfile` may send, and whose factory is
+   * `wsgi.file_wrapper`; `undefined` disables both.
+   */
+  wsgiFileWrapper: FileWrapperClass | undefined = FileWrapper;
+  /** The class that wraps the app's header list. */
+  headersClass: typeof ResponseHeaders = ResponseHeaders;
+
+  /** The status of the error page sent when the app fails before output. */
+  errorStatus = "500 Internal Server Error";
+  /** The headers of the error page. */
+  errorHeaders: [string, string][] = [["Content-Type", "text/plain"]];
+  /** The body of the error page. */
+  errorBody: Uint8Array = new TextEncoder().encode(ERROR_BODY);
+
+  // State (one request).
+
+  /** The status the app gave, once it called `startResponse`. */
+  status: string | undefined = undefined;
+  /** What the app returned. */
+  result: ResponseBody | undefined = undefined;
+  /** True once the status line and headers went out. */
+  headersSent = false;
+  /** The response headers, once the app called `startResponse`. */
+  headers: ResponseHeaders | undefined = undefined;
+  /** Bytes of body sent so far. */
+  bytesSent = 0;
+  /** The environ of the request being handled. */
+  environ: WSGIEnvironment | undefined = undefined;
+
+  #osEnviron: Record<string, string> | undefined;
+  /** The pending chain of the app's asynchronous write() calls. */
+  #pending: Promise<void> | undefined;
+  /** The first failure of a queued write, waiting to be rethrown. */
+  #writeError: { error: unknown } | undefined;
+  /** The body already closed, so that close() runs once. */
+  #closedBody: unknown;
+
+  /** The `startResponse` callable given to the app: {@linkcode BaseHandler.startResponse}, bound. */
+  protected readonly boundStartResponse: StartResponse = (
+    status,
+    headers,
+    excInfo,
+  ) => this.startResponse(status, headers, excInfo);
+
+  /** The `write` callable returned by `startResponse`: queues async writes in order. */
+  protected readonly boundWrite: WriteFn = (data) => this.#appWrite(data);
+
+  /**
+   * Variables copied into every environ before the CGI variables: by
+   * default the process environment (as {@linkcode readEnviron} reads it)
+   * when `--allow-env` is granted, else none. CGI handlers use none.
+   */
+  get osEnviron(): Record<string, string> {
+    return this.#osEnviron ?? defaultOsEnviron();
+  }
+  set osEnviron(value: Record<string, string>) {
+    this.#osEnviron = value;
+  }
+
+  /**
+   * Runs `application` once: builds the environ, calls the app, sends its
+   * response, and handles every error as wsgiref does. Resolves when the
+   * response is finished. Client disconnects end it silently; an error
+   * while handling an error is thrown.
+   */
+  async run(application: WSGIApplication): Promise<void> {
+    try {
+      this.setupEnviron();
+      try {
+        const result = application(this.environ!, this.boundStartResponse);
+        this.result = isPromiseLike<ResponseBody>(result)
+          ? await result
+          : result;
+      } finally {
+        // Writes made by the app finish (or fail) before anything else.
+        if (this.#pending || this.#writeError) await this.#settleWrites();
+      }
+      await this.finishResponse();
+    } catch (error) {
+      let err = error;
+      try {
+        // The app's body, if the failure came before finishResponse closed it.
+        await this.#closeResult();
+      } catch (closeError) {
+        err = closeError;
+      }
+      if (isClientDisconnect(err)) return;
+      try {
+        await this.handleError(err);
+      } catch (second) {
+        // An error while handling an error: give up, and let the server know.
+        await this.close();
+        throw second;
+      }
+    }
+  }
+
+  /** Builds {@linkcode BaseHandler.environ} for one request. */
+  setupEnviron(): void {
+    const env: WSGIEnvironment = this.environ = { ...this.osEnviron };
+    this.addCgiVars();
+    env["wsgi.input"] = this.getStdin();
+    env["wsgi.errors"] = this.getStderr();
+    env["wsgi.version"] = this.wsgiVersion;
+    env["wsgi.run_once"] = this.wsgiRunOnce;
+    env["wsgi.url_scheme"] = this.getScheme();
+    env["wsgi.multithread"] = this.wsgiMultithread;
+    env["wsgi.multiprocess"] = this.wsgiMultiprocess;
+    if (this.wsgiFileWrapper !== undefined) {
+      env["wsgi.file_wrapper"] = factoryFor(this.wsgiFileWrapper);
+    }
+    if (
+      this.originServer && this.serverSoftware && !("SERVER_SOFTWARE" in env)
+    ) {
+      env.SERVER_SOFTWARE = this.serverSoftware;
+    }
+  }
+
+  /**
+   * Sends the body (through {@linkcode BaseHandler.sendfile} for a file
+   * wrapper, else chunk by chunk), ends the response, then
+   * {@linkcode BaseHandler.close}s. On an error the body is closed and the
+   * error thrown; the handler's state is kept for inspection.
+   */
+  async finishResponse(): Promise<void> {
+    try {
+      if (!this.resultIsFile() || !(await this.sendfile())) {
+        await this.#sendBody();
+        const r = this.finishContent();
+        if (r) await r;
+      }
+    } catch (error) {
+      await this.#closeResult();
+      throw error;
+    }
+    await this.close();
+  }
+
+  /** Iterates the body, writing each chunk. */
+  async #sendBody(): Promise<void> {
+    const body = this.result as unknown;
+    if (body === null || typeof body !== "object") {
+      throw new AssertionError(
+        `The application returned ${describe(body)}: return an iterable of ` +
+          `Uint8Array chunks (an array, a generator, a ReadableStream)`,
+      );
+    }
+    if (body instanceof Uint8Array || typeof body === "string") {
+      throw new AssertionError(
+        "The application returned a bare Uint8Array: return [body] instead",
+      );
+    }
+    if (body instanceof ReadableStream) {
+      return await this.#sendStream(body as ReadableStream<Uint8Array>);
+    }
+    if (Array.isArray(body)) {
+      for (let i = 0; i < body.length; i++) {
+        if (this.#pending || this.#writeError) await this.#settleWrites();
+        const r = this.write(body[i]);
+        if (r) await r;
+      }
+    } else if (Symbol.asyncIterator in body) {
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        if (this.#pending || this.#writeError) await this.#settleWrites();
+        const r = this.write(chunk);
+        if (r) await r;
+      }
+    } else if (Symbol.iterator in body) {
+      for (const chunk of body as Iterable<Uint8Array>) {
+        if (this.#pending || this.#writeError) await this.#settleWrites();
+        const r = this.write(chunk);
+        if (r) await r;
+      }
+    } else {
+      throw new AssertionError(
+        `The application returned ${describe(body)}, which is not iterable: ` +
+          `return an iterable of Uint8Array chunks`,
+      );
+    }
+    if (this.#pending || this.#writeError) await this.#settleWrites();
+  }
+
+  /** Reads a stream body with a reader; cancels the stream if sending stops early. */
+  async #sendStream(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = stream.getReader();
+    let finished = false;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (this.#pending || this.#writeError) await this.#settleWrites();
+        const r = this.write(value);
+        if (r) await r;
+      }
+      if (this.#pending || this.#writeError) await this.#settleWrites();
+      finished = true;
+    } catch (error) {
+      await reader.cancel(error).catch(() => {});
+      throw error;
+    } finally {
+      if (finished) reader.releaseLock();
+    }
+  }
+
+  /** The URL scheme of the request: `"https"` if `HTTPS` is on, else `"http"`. */
+  getScheme(): string {
+    return guessScheme(this.environ!);
+  }
+
+  /**
+   * Sets `Content-Length` when the body is a one-element array (its length
+   * is then known). Subclasses may switch to chunked encoding here.
+   */
+  setContentLength(): void {
+    const result = this.result;
+    if (Array.isArray(result) && result.length === 1) {
+      this.#headers().set("Content-Length", String(this.bytesSent));
+    }
+  }
+
+  /** Last changes to the headers before they are sent; adds `Content-Length` if it can. */
+  cleanupHeaders(): void {
+    if (!this.#headers().has("Content-Length")) this.setContentLength();
+  }
+
+  #headers(): ResponseHeaders {
+    const h = this.headers;
+    if (h === undefined) {
+      throw new AssertionError(
+        "No headers: the application must call startResponse() first",
+      );
+    }
+    return h;
+  }
+
+  /**
+   * The `start_response` callable of PEP 3333. Checks the status
+   * (3 digits, a space, a reason), the header names and values (strings,
+   * no CR/LF/NUL, no hop-by-hop header), and refuses a second call unless
+   * `excInfo` is given; with `excInfo` after the headers went out, rethrows
+   * it. Returns the `write` callable.
+   */
+  startResponse(
+    status: string,
+    headers: [string, string][],
+    excInfo?: unknown,
+  ): WriteFn {
+    if (excInfo !== undefined && excInfo !== null) {
+      if (this.headersSent) throw excInfo;
+    } else if (this.headers !== undefined) {
+      throw new AssertionError("Headers already set!");
+    }
+    this.status = status;
+    if (Array.isArray(headers)) {
+      for (const pair of headers) {
+        if (Array.isArray(pair)) {
+          for (const v of pair) {
+            if (typeof v !== "string") {
+              throw new AssertionError(
+                `Header names/values must be of type string (got ${
+                  describe(v)
+                })`,
+              );
+            }
+          }
+        }
+      }
+    }
+    this.headers = new this.headersClass(headers);
+    if (typeof status !== "string") {
+      throw new AssertionError(
+        `Status must be of type string (got ${describe(status)})`,
+      );
+    }
+    this.validateStatus(status);
+    for (const [name, value] of headers) {
+      if (isHopByHop(name)) {
+        throw new AssertionError(
+          `Hop-by-hop header, '${name}: ${value}', not allowed`,
+        );
+      }
+    }
+    return this.boundWrite;
+  }
+
+  /** Checks a status line, as wsgiref's `_validate_status`, and for header injection. */
+  validateStatus(status: string): void {
+    if (status.length < 4) {
+      throw new AssertionError("Status must be at least 4 characters");
+    }
+    if (!/^[0-9]{3}/.test(status)) {
+      throw new AssertionError("Status message must begin w/3-digit code");
+    }
+    if (status[3] !== " ") {
+      throw new AssertionError("Status message must have a space after code");
+    }
+    for (let i = 0; i < status.length; i++) {
+      const c = status.charCodeAt(i);
+      if (c === 13 || c === 10 || c === 0 || c > 0xff) {
+        throw new AssertionError(
+          `Status ${JSON.stringify(status)} has a forbidden character at ` +
+            `index ${i}: no CR, LF, NUL, and ISO-8859-1 only`,
+        );
+      }
+    }
+  }
+
+  /**
+   * The bytes of the response head: for an origin server
+   * `HTTP/<httpVersion> <status>`, `Date:` unless the app gave one,
+   * `Server:` when {@linkcode BaseHandler.serverSoftware} is set (nothing at
+   * all for an HTTP/0.9 client); for a gateway `Status: <status>`. Then the
+   * headers and a blank line, as one ISO-8859-1 buffer. Refuses (with a
+   * `TypeError`) a name or value holding CR, LF, NUL or a code unit above
+   * 0xFF, whatever the app did to its header list.
+   */
+  buildPreamble(): Uint8Array {
+    const headers = this.#headers();
+    const status = this.status ?? "";
+    checkField(status, "Status");
+    let head: string;
+    if (this.originServer) {
+      if (!this.clientIsModern()) return EMPTY;
+      checkField(this.httpVersion, "httpVersion");
+      head = `HTTP/${this.httpVersion} ${status}\r\n`;
+      if (!headers.has("Date")) head += `Date: ${httpDate()}\r\n`;
+      if (this.serverSoftware && !headers.has("Server")) {
+        checkField(this.serverSoftware, "serverSoftware");
+        head += `Server: ${this.serverSoftware}\r\n`;
+      }
+    } else {
+      head = `Status: ${status}\r\n`;
+    }
+    for (const [name, value] of headers) {
+      checkField(name, "Header name");
+      checkField(value, "Header value");
+      head += `${name}: ${value}\r\n`;
+    }
+    head += "\r\n";
+    const out = new Uint8Array(head.length);
+    latin1Into(head, out, 0);
+    return out;
+  }
+
+  /**
+   * Writes the response head (see {@linkcode BaseHandler.buildPreamble}) in
+   * one {@linkcode BaseHandler.rawWrite}. Unlike wsgiref, the headers go
+   * out in the same write as the status line.
+   */
+  sendPreamble(): void | Promise<void> {
+    const head = this.buildPreamble();
+    if (head.length) return this.rawWrite(head);
+  }
+
+  /**
+   * The `write` step of PEP 3333: sends the head before the first bytes,
+   * then `data`, then flushes. Throws an `AssertionError` for data that is
+   * not a `Uint8Array` or a write before `startResponse`.
+   */
+  write(data: Uint8Array): void | Promise<void> {
+    if (!(data instanceof Uint8Array)) {
+      throw new AssertionError(
+        `write() argument must be a Uint8Array (bytes), got ${describe(data)}`,
+      );
+    }
+    if (!this.status) {
+      throw new AssertionError("write() before startResponse()");
+    }
+    let r: void | Promise<void> = undefined;
+    if (!this.headersSent) {
+      this.bytesSent = data.length; // so that Content-Length is known
+      r = this.sendHeaders();
+    } else {
+      this.bytesSent += data.length;
+    }
+    if (r) return r.then(() => this.#writeAndFlush(data));
+    return this.#writeAndFlush(data);
+  }
+
+  #writeAndFlush(data: Uint8Array): void | Promise<void> {
+    const r = data.length ? this.rawWrite(data) : undefined;
+    if (r) return r.then(() => this.rawFlush());
+    return this.rawFlush();
+  }
+
+  /** The app's `write()`: throws misuse at once, queues asynchronous writes in order. */
+  #appWrite(data: Uint8Array): void {
+    if (this.#writeError) throw this.#writeError.error;
+    if (this.#pending === undefined) {
+      const r = this.write(data);
+      if (r) this.#pending = this.#track(r);
+      return;
+    }
+    if (!(data instanceof Uint8Array)) {
+      throw new AssertionError(
+        `write() argument must be a Uint8Array (bytes), got ${describe(data)}`,
+      );
+    }
+    this.#pending = this.#track(
+      this.#pending.then(() => this.#writeError ? undefined : this.write(data)),
+    );
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    return p.then(undefined, (error) => {
+      this.#writeError ??= { error };
+    });
+  }
+
+  /** Waits for the app's queued writes; rethrows the first failure. */
+  async #settleWrites(): Promise<void> {
+    while (this.#pending) {
+      const p = this.#pending;
+      await p;
+      if (p === this.#pending) this.#pending = undefined;
+    }
+    const failed = this.#writeError;
+    if (failed) {
+      this.#writeError = undefined;
+      throw failed.error;
+    }
+  }
+
+  /**
+   * Sends a {@linkcode FileWrapper} body in a platform-specific way. Returns
+   * true if it did (calling {@linkcode BaseHandler.sendHeaders} first if the
+   * headers are not out yet), false to have the body iterated (the default).
+   * It is called only when {@linkcode BaseHandler.resultIsFile} is true.
+   */
+  sendfile(): boolean | Promise<boolean> {
+    return false;
+  }
+
+  /** Makes sure the head went out (with `Content-Length: 0` unless the app set one). */
+  finishContent(): void | Promise<void> {
+    if (!this.headersSent) {
+      // Only when the app set none: HEAD responses keep their own.
+      this.#headers().setDefault("Content-Length", "0");
+      const r = this.sendHeaders();
+      if (r) return r.then(() => this.rawFlush());
+      return this.rawFlush();
+    }
+  }
+
+  /**
+   * Closes the body (once, even if called again) and resets the state.
+   * Subclasses may also drop the client connection here.
+   */
+  async close(): Promise<void> {
+    try {
+      await this.#closeResult();
+    } finally {
+      this.result =
+        this.headers =
+        this.status =
+        this.environ =
+          undefined;
+      this.bytesSent = 0;
+      this.headersSent = false;
+      this.#closedBody = undefined;
+      this.#pending = undefined;
+      this.#writeError = undefined;
+    }
+  }
+
+  /** Calls the body's close(), at most once per body. */
+  #closeResult(): void | Promise<void> {
+    const body = this.result;
+    if (body === undefined || body === null || body === this.#closedBody) {
+      return;
+    }
+    this.#closedBody = body;
+    const close = (body as { close?: unknown }).close;
+    if (typeof close === "function") {
+      return (close as () => void | Promise<void>).call(body);
+    }
+  }
+
+  /** Sends the head: {@linkcode BaseHandler.cleanupHeaders}, then {@linkcode BaseHandler.sendPreamble}. */
+  sendHeaders(): void | Promise<void> {
+    this.cleanupHeaders();
+    this.headersSent = true;
+    if (!this.originServer || this.clientIsModern()) {
+      return this.sendPreamble();
+    }
+  }
+
+  /** True when the body is an instance of {@linkcode BaseHandler.wsgiFileWrapper}. */
+  resultIsFile(): boolean {
+    const wrapper = this.wsgiFileWrapper;
+    return wrapper !== undefined && this.result instanceof wrapper;
+  }
+
+  /** True unless the request is HTTP/0.9 (which gets no status or headers). */
+  clientIsModern(): boolean {
+    const proto = this.environ?.SERVER_PROTOCOL;
+    return typeof proto !== "string" || proto.toUpperCase() !== "HTTP/0.9";
+  }
+
+  /** Writes `error` and its stack to {@linkcode BaseHandler.getStderr}. */
+  logException(error: unknown): void {
+    const stderr = this.getStderr();
+    stderr.write(formatError(error));
+    stderr.flush();
+  }
+
+  /**
+   * Logs `error`, and sends the error page if no header went out yet.
+   * After output, the response just ends.
+   */
+  async handleError(error: unknown): Promise<void> {
+    this.logException(error);
+    if (!this.headersSent) {
+      const result = this.errorOutput(
+        this.environ ?? {},
+        this.boundStartResponse,
+        error,
+      );
+      this.result = isPromiseLike<ResponseBody>(result) ? await result : result;
+      await this.finishResponse();
+    }
+  }
+
+  /**
+   * The app that writes the error page: {@linkcode BaseHandler.errorStatus},
+   * {@linkcode BaseHandler.errorHeaders} and {@linkcode BaseHandler.errorBody}.
+   * Override it for a dynamic page (but show no diagnostics to any client).
+   */
+  errorOutput(
+    _environ: WSGIEnvironment,
+    startResponse: StartResponse,
+    error?: unknown,
+  ): ResponseBody | Promise<ResponseBody> {
+    startResponse(
+      this.errorStatus,
+      this.errorHeaders.slice(),
+      error ?? new Error("undefined was thrown"),
+    );
+    return [this.errorBody];
+  }
+
+  // The hooks every subclass must provide.
+
+  /**
+   * Sends (or buffers) bytes to the client; may return a promise. Override
+   * it; the default throws {@linkcode NotImplementedError}.
+   */
+  rawWrite(_data: Uint8Array): void | Promise<void> {
+    throw new NotImplementedError(
+      "rawWrite() must be overridden to send bytes to the client",
+    );
+  }
+
+  /** Pushes out what {@linkcode BaseHandler.rawWrite} buffered. Override it. */
+  rawFlush(): void | Promise<void> {
+    throw new NotImplementedError(
+      "rawFlush() must be overridden (it may do nothing)",
+    );
+  }
+
+  /** The request body, for `wsgi.input`. Override it. */
+  getStdin(): InputStream {
+    throw new NotImplementedError(
+      "getStdin() must be overridden to return the wsgi.input stream",
+    );
+  }
+
+  /** The error log, for `wsgi.errors`. Override it. */
+  getStderr(): ErrorStream {
+    throw new NotImplementedError(
+      "getStderr() must be overridden to return the wsgi.errors stream",
+    );
+  }
+
+  /** Adds the request's CGI variables to {@linkcode BaseHandler.environ}. Override it. */
+  addCgiVars(): void {
+    throw new NotImplementedError(
+      "addCgiVars() must be overridden to add the request's CGI variables",
+    );
+  }
+}
+
+/**
+ * A handler given its streams and environ, for synchronous-style HTTP/1.0
+ * origin servers, as wsgiref's `SimpleHandler`. `stdout` is any
+ * {@linkcode HandlerOutput} (sync or async, partial writes completed).
+ *
+ * @example
+ * ```ts
+ * import { SimpleHandler } from "@wsgiref/wsgiref/handlers";
+ * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
+ *
+ * const out = new BytesIO();
+ * const h = new SimpleHandler(new BytesIO(), out, new StringIO(), {
+ *   REQUEST_METHOD: "GET",
+ *   SERVER_PROTOCOL: "HTTP/1.0",
+ * });
+ * await h.run((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Date", "Mon, 05 Jun 2006 18:49:54 GMT"]]);
+ *   return [new TextEncoder().encode("Hello")];
+ * });
+ * new TextDecoder().decode(out.getValue());
+ * // "HTTP/1.0 200 OK\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\nContent-Length: 5\r\n\r\nHello"
+ * ```
+ */
+export class SimpleHandler extends BaseHandler {
+  /** The request body. */
+  stdin: InputStream;
+  /** Where the response goes. */
+  stdout: HandlerOutput;
+  /** The error log. */
+  stderr: ErrorStream;
+  /** The request's CGI variables, added to every environ. */
+  baseEnv: WSGIEnvironment;
+
+  /**
+   * Makes a handler over the given streams and CGI variables.
+   *
+   * @param stdin the request body (`wsgi.input`)
+   * @param stdout where the response goes
+   * @param stderr the error log (`wsgi.errors`)
+   * @param environ the request's CGI variables
+   * @param options `multithread` (default true) and `multiprocess` (default false)
+   */
+  constructor(
+    stdin: InputStream,
+    stdout: HandlerOutput,
+    stderr: ErrorStream,
+    environ: WSGIEnvironment,
+    options: SimpleHandlerOptions = {},
+  ) {
+    super();
+    this.stdin = stdin;
+    this.stdout = stdout;
+    this.stderr = stderr;
+    this.baseEnv = environ;
+    this.wsgiMultithread = options.multithread ?? true;
+    this.wsgiMultiprocess = options.multiprocess ?? false;
+  }
+
+  /** Returns {@linkcode SimpleHandler.stdin}. */
+  override getStdin(): InputStream {
+    return this.stdin;
+  }
+
+  /** Returns {@linkcode SimpleHandler.stderr}. */
+  override getStderr(): ErrorStream {
+    return this.stderr;
+  }
+
+  /** Copies {@linkcode SimpleHandler.baseEnv} into the environ. */
+  override addCgiVars(): void {
+    Object.assign(this.environ!, this.baseEnv);
+  }
+
+  /**
+   * Writes all of `data` to {@linkcode SimpleHandler.stdout}, completing
+   * partial writes; synchronous when the writer is. A writer that writes
+   * nothing raises `Deno.errors.WriteZero`.
+   */
+  override rawWrite(data: Uint8Array): void | Promise<void> {
+    const out = this.stdout;
+    for (;;) {
+      const n: unknown = out.write(data);
+      if (typeof n !== "number") {
+        if (n === undefined || n === null) return;
+        return this.#rawWriteAsync(n as Promise<number>, data);
+      }
+      if (n >= data.length) return;
+      if (n <= 0) {
+        throw new Deno.errors.WriteZero("stdout.write() wrote 0 bytes");
+      }
+      data = data.subarray(n);
+    }
+  }
+
+  async #rawWriteAsync(p: Promise<number>, data: Uint8Array): Promise<void> {
+    let n: unknown = await p;
+    while (typeof n === "number" && n < data.length) {
+      if (n <= 0) {
+        throw new Deno.errors.WriteZero("stdout.write() wrote 0 bytes");
+      }
+      data = data.subarray(n);
+      n = await this.stdout.write(data);
+    }
+  }
+
+  /** Calls `stdout.flush()` if there is one. */
+  override rawFlush(): void | Promise<void> {
+    const out = this.stdout;
+    if (typeof out.flush === "function") return out.flush();
+  }
+}
+
+/**
+ * A handler for CGI-like gateways (FastCGI, SCGI, …) given streams and an
+ * environ: a {@linkcode SimpleHandler} that is not an origin server, so the
+ * response starts with a `Status:` line.
+ *
+ * @example
+ * ```ts
+ * import { BaseCGIHandler } from "@wsgiref/wsgiref/handlers";
+ * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
+ *
+ * const out = new BytesIO();
+ * await new BaseCGIHandler(new BytesIO(), out, new StringIO(), {}).run(
+ *   (_environ, startResponse) => {
+ *     startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+ *     return [new TextEncoder().encode("nope")];
+ *   },
+ * );
+ * new TextDecoder().decode(out.getValue());
+ * // "Status: 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nnope"
+ * ```
+ */
+export class BaseCGIHandler extends SimpleHandler {
+  /** False: a gateway writes `Status:`, not an HTTP status line. */
+  override originServer = false;
+}
+
+/** The CGI request body: stdin, at most CONTENT_LENGTH bytes. */
+function cgiStdin(environ: Record<string, string>): InputStream {
+  return new LimitedInput(
+    Deno.stdin,
+    parseContentLength(environ.CONTENT_LENGTH),
+  );
+}
+
+/**
+ * Runs a WSGI app as a CGI program: the request body from `Deno.stdin`
+ * (CONTENT_LENGTH bytes at most), the response to `Deno.stdout`, the log to
+ * `Deno.stderr`, the environ from {@linkcode readEnviron}, with
+ * `wsgi.run_once` true, `wsgi.multithread` false and `wsgi.multiprocess`
+ * true.
+ *
+ * Permissions: `--allow-env` (every variable that is valid UTF-8 exact, and
+ * the main request variables byte-exact); on Linux, `-A` makes every
+ * variable byte-exact (see {@linkcode readEnviron}). No other permission is
+ * needed.
+ *
+ * @example
+ * ```ts ignore
+ * #!/usr/bin/env -S deno run --no-config --no-lock --allow-env
+ * import { CGIHandler } from "@wsgiref/wsgiref/handlers";
+ *
+ * await new CGIHandler().run((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(`${environ.REQUEST_METHOD} ok\n`)];
+ * });
+ * ```
+ */
+export class CGIHandler extends BaseCGIHandler {
+  /** True: one request per process. */
+  override wsgiRunOnce = true;
+
+  /** Reads the environ and wraps the standard streams. */
+  constructor() {
+    const environ = readEnviron();
+    super(
+      cgiStdin(environ),
+      syncSink(Deno.stdout),
+      new SyncErrorStream(Deno.stderr),
+      environ,
+      { multithread: false, multiprocess: true },
+    );
+    this.osEnviron = {};
+  }
+}
+
+/**
+ * {@linkcode CGIHandler} for Microsoft IIS without `allowPathInfo`: IIS
+ * repeats SCRIPT_NAME at the front of PATH_INFO, and this handler removes
+ * it.
+ *
+ * @example
+ * ```ts ignore
+ * import { IISCGIHandler } from "@wsgiref/wsgiref/handlers";
+ *
+ * await new IISCGIHandler().run((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(`${environ.PATH_INFO}\n`)];
+ * });
+ * ```
+ */
+export class IISCGIHandler extends BaseCGIHandler {
+  /** True: one request per process. */
+  override wsgiRunOnce = true;
+
+  /** Reads the environ, fixes PATH_INFO, and wraps the standard streams. */
+  constructor() {
+    const environ = readEnviron();
+    fixIISPathInfo(environ);
+    super(
+      cgiStdin(environ),
+      syncSink(Deno.stdout),
+      new SyncErrorStream(Deno.stderr),
+      environ,
+      { multithread: false, multiprocess: true },
+    );
+    this.osEnviron = {};
+  }
+}
+
+/** Removes the SCRIPT_NAME that IIS repeats at the front of PATH_INFO. */
+function fixIISPathInfo(environ: Record<string, string>): void {
+  const path = environ.PATH_INFO ?? "";
+  const script = environ.SCRIPT_NAME ?? "";
+  if ((path + "/").startsWith(script + "/")) {
+    environ.PATH_INFO = path.slice(script.length);
+  }
+}
+
+/**
+ * Reads the process environment as native strings (each byte one code unit,
+ * ISO-8859-1), so that CGI variables carry the request's bytes exactly: a
+ * request for `/%FF` gives PATH_INFO `"/\xff"`, and `/p%C3%A4th` gives
+ * `"/p\xc3\xa4th"`, as PEP 3333 wants.
+ *
+ * How, and the permissions it needs:
+ *
+ * 1. On Linux with `-A` (`--allow-all`): the raw bytes of
+ *    `/proc/self/environ`. Deno 2 refuses that file to anything less than
+ *    `--allow-all`, even `--allow-read=/proc/self/environ`. Exact for every
+ *    variable. (It is the environment the process started with.)
+ * 2. Otherwise with `--allow-env`: `Deno.env.toObject()`, each value encoded
+ *    back to UTF-8 and read as ISO-8859-1; exact for every value that is
+ *    valid UTF-8. Deno leaves out variables that are not; the request
+ *    variables (`PATH_INFO`, `SCRIPT_NAME`, `QUERY_STRING`, `REQUEST_URI`,
+ *    `PATH_TRANSLATED`, common `HTTP_*`, …) are then recovered byte for byte
+ *    from the error Deno raises for them. Other variables that are not
+ *    UTF-8 (a rare `HTTP_*` header with raw 8-bit bytes) are lost.
+ *
+ * Without either permission, throws `Deno.errors.NotCapable` saying so.
+ * Permissions are queried, never prompted for.
+ *
+ * @example
+ * ```ts ignore
+ * import { readEnviron } from "@wsgiref/wsgiref/handlers";
+ *
+ * const environ = readEnviron(); // deno run --allow-env …
+ * console.log(environ.PATH_INFO);
+ * ```
+ */
+export function readEnviron(): Record<string, string> {
+  if (
+    Deno.build.os === "linux" &&
+    Deno.permissions.querySync({ name: "read", path: "/proc/self/environ" })
+        .state === "granted"
+  ) {
+    try {
+      return parseEnvironBlock(Deno.readFileSync("/proc/self/environ"));
+    } catch (e) {
+      if (
+        !(e instanceof Deno.errors.NotCapable ||
+          e instanceof Deno.errors.PermissionDenied ||
+          e instanceof Deno.errors.NotFound)
+      ) throw e;
+    }
+  }
+  if (Deno.permissions.querySync({ name: "env" }).state !== "granted") {
+    throw new Deno.errors.NotCapable(
+      "readEnviron() needs the process environment: run with --allow-env " +
+        "(or -A on Linux, for every variable byte-exact)",
+    );
+  }
+  const env: Record<string, string> = {};
+  const raw = Deno.env.toObject();
+  for (const key in raw) env[utf8AsNative(key)] = utf8AsNative(raw[key]);
+  for (const name of REQUEST_VARS) {
+    if (name in env) continue;
+    try {
+      Deno.env.get(name); // absent: undefined; present and valid: in raw already
+    } catch (e) {
+      if (!(e instanceof Deno.errors.InvalidData)) throw e;
+      const value = bytesFromInvalidDataMessage(e.message);
+      if (value !== undefined) env[name] = value;
+    }
+  }
+  return env;
+}
