@@ -1,0 +1,848 @@
+import {
+  assert,
+  assertEquals,
+  assertFalse,
+  assertMatch,
+  assertRejects,
+  assertStrictEquals,
+} from "@std/assert";
+import { fromFetchHandler, toFetchHandler } from "../fetch.ts";
+import {
+  BytesIO,
+  FileWrapper,
+  setupTestingDefaults,
+  StringIO,
+} from "../util.ts";
+import type {
+  ResponseBody,
+  StartResponse,
+  WSGIApplication,
+  WSGIEnvironment,
+} from "../types.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
+
+/** An app that records its environ (and the body it read) and says "ok". */
+function recorder(): {
+  app: WSGIApplication;
+  seen: WSGIEnvironment[];
+  bodies: Uint8Array[];
+} {
+  const seen: WSGIEnvironment[] = [];
+  const bodies: Uint8Array[] = [];
+  const app: WSGIApplication = (environ, startResponse) => {
+    seen.push(environ);
+    bodies.push(environ["wsgi.input"]!.read());
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [enc("ok")];
+  };
+  return { app, seen, bodies };
+}
+
+/** A body object whose close() calls are counted. */
+function counted<T extends object>(body: T): T & {
+  close(): void;
+  closes: number;
+} {
+  const b = body as T & { close(): void; closes: number };
+  b.closes = 0;
+  b.close = () => {
+    b.closes++;
+  };
+  return b;
+}
+
+/** Sends raw bytes to a server and reads the whole reply (until EOF). */
+async function rawRequest(port: number, text: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  conn.close();
+  return chunks.map(latin1).join("");
+}
+
+function serve(
+  handler: (r: Request, info: Deno.ServeHandlerInfo) => Promise<Response>,
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+}
+
+Deno.test("toFetchHandler: the environ", async (t) => {
+  await t.step("CGI variables from a Request", async () => {
+    const { app, seen, bodies } = recorder();
+    const errors = new StringIO();
+    const handler = toFetchHandler(app, { errors });
+    const headers = new Headers([
+      ["Content-Type", "application/x-www-form-urlencoded"],
+      ["X-Thing", "one"],
+      ["X-Thing", "two"],
+      ["User-Agent", "test"],
+    ]);
+    const response = await handler(
+      new Request("https://Example.COM/caf%C3%A9/a%2Fb?q=%20x&y", {
+        method: "POST",
+        headers,
+        body: "a=1&b=2",
+      }),
+      { remoteAddr: { transport: "tcp", hostname: "10.0.0.7", port: 5555 } },
+    );
+    assertEquals(response.status, 200);
+    assertEquals(await response.text(), "ok");
+    const env = seen[0];
+    assertEquals(env.REQUEST_METHOD, "POST");
+    assertEquals(env.SCRIPT_NAME, "");
+    assertEquals(env.PATH_INFO, "/caf\xc3\xa9/a/b");
+    assertEquals(env.QUERY_STRING, "q=%20x&y");
+    assertEquals(env.SERVER_NAME, "example.com");
+    assertEquals(env.SERVER_PORT, "443");
+    assertEquals(env.HTTP_HOST, "example.com");
+    assertEquals(env["wsgi.url_scheme"], "https");
+    assertEquals(env.SERVER_PROTOCOL, "HTTP/1.1");
+    assertEquals(env.GATEWAY_INTERFACE, "CGI/1.1");
+    assertEquals(env.CONTENT_TYPE, "application/x-www-form-urlencoded");
+    assertEquals(env.CONTENT_LENGTH, "7");
+    assertEquals(env.HTTP_X_THING, "one, two");
+    assertEquals(env.HTTP_USER_AGENT, "test");
+    assertFalse("HTTP_CONTENT_TYPE" in env);
+    assertFalse("HTTP_CONTENT_LENGTH" in env);
+    assertEquals(env.REMOTE_ADDR, "10.0.0.7");
+    assertEquals(env["wsgi.version"], [1, 0]);
+    assertStrictEquals(env["wsgi.errors"], errors);
+    assertStrictEquals(env["wsgi.multithread"], true);
+    assertStrictEquals(env["wsgi.multiprocess"], false);
+    assertStrictEquals(env["wsgi.run_once"], false);
+    assert(env["wsgi.input"] instanceof BytesIO);
+    assertEquals(dec(bodies[0]), "a=1&b=2");
+    const wrapper = env["wsgi.file_wrapper"]!(new BytesIO(enc("xyz")), 2);
+    assert(wrapper instanceof FileWrapper);
+    assertEquals([...wrapper].map(dec), ["xy", "z"]);
+    assertEquals(errors.getValue(), "");
+  });
+
+  await t.step("ports, hosts and defaults", async () => {
+    const { app, seen } = recorder();
+    const handler = toFetchHandler(app, { multiprocess: true });
+    await handler(new Request("http://localhost:8080/"));
+    await handler(new Request("http://[::1]/x"));
+    await handler(new Request("http://[::1]:9/x"));
+    assertEquals(
+      seen.map((e) => [e.SERVER_NAME, e.SERVER_PORT, e.HTTP_HOST]),
+      [
+        ["localhost", "8080", "localhost:8080"],
+        ["[::1]", "80", "[::1]"],
+        ["[::1]", "9", "[::1]:9"],
+      ],
+    );
+    assertEquals(seen[0].PATH_INFO, "/");
+    assertEquals(seen[0].QUERY_STRING, "");
+    assertFalse("REMOTE_ADDR" in seen[0]);
+    assertFalse("CONTENT_LENGTH" in seen[0]);
+    assertStrictEquals(seen[0]["wsgi.multiprocess"], true);
+    assertEquals(seen[0]["wsgi.input"]!.read(), new Uint8Array());
+  });
+
+  await t.step("a chunked body gets CONTENT_LENGTH", async () => {
+    const { app, seen, bodies } = recorder();
+    const handler = toFetchHandler(app);
+    const body = ReadableStream.from([enc("ab"), enc("cd")]);
+    await handler(new Request("http://x/", { method: "PUT", body }));
+    assertEquals(seen[0].CONTENT_LENGTH, "4");
+    assertEquals(dec(bodies[0]), "abcd");
+  });
+
+  await t.step("raw paths through Deno.serve: nothing normalised", async () => {
+    const { app, seen } = recorder();
+    await using server = serve(toFetchHandler(app));
+    const reply = await rawRequest(
+      server.addr.port,
+      "GET /a/../b/%2e%2E/%2F%c3%a9%zz?x=%2F#frag HTTP/1.1\r\n" +
+        "Host: example.org:81\r\nX-A: 1\r\nX-A: 2\r\nX-Latin: caf\xe9\r\n" +
+        "Connection: close\r\n\r\n",
+    );
+    assertMatch(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    const env = seen[0];
+    assertEquals(env.PATH_INFO, "/a/../b/..//\xc3\xa9%zz");
+    assertEquals(env.QUERY_STRING, "x=%2F");
+    assertEquals(env.SERVER_NAME, "example.org");
+    assertEquals(env.SERVER_PORT, "81");
+    assertEquals(env.HTTP_HOST, "example.org:81");
+    assertEquals(env.HTTP_X_A, "1, 2");
+    assertEquals(env.HTTP_X_LATIN, "caf\xe9");
+    assertEquals(env.REMOTE_ADDR, "127.0.0.1");
+  });
+
+  await t.step("scriptName mounts the app", async () => {
+    const { app, seen } = recorder();
+    const handler = toFetchHandler(app, { scriptName: "/app/" });
+    assertEquals((await handler(new Request("http://x/app/a/b"))).status, 200);
+    assertEquals((await handler(new Request("http://x/app"))).status, 200);
+    const outside = await handler(new Request("http://x/apple"));
+    assertEquals(outside.status, 404);
+    await outside.body?.cancel();
+    assertEquals(
+      seen.map((e) => [e.SCRIPT_NAME, e.PATH_INFO]),
+      [["/app", "/a/b"], ["/app", ""]],
+    );
+  });
+});
+
+Deno.test("toFetchHandler: request body limit", async (t) => {
+  await t.step("Content-Length past the limit: 413, app not run", async () => {
+    const { app, seen } = recorder();
+    const handler = toFetchHandler(app, { maxRequestBody: 4 });
+    const response = await handler(
+      new Request("http://x/", { method: "POST", body: "12345" }),
+    );
+    assertEquals(response.status, 413);
+    await response.body?.cancel();
+    assertEquals(seen.length, 0);
+    const ok = await handler(
+      new Request("http://x/", { method: "POST", body: "1234" }),
+    );
+    assertEquals(ok.status, 200);
+    await ok.body?.cancel();
+  });
+
+  await t.step("a streamed body stops being read past the limit", async () => {
+    const { app, seen } = recorder();
+    const handler = toFetchHandler(app, { maxRequestBody: 10 });
+    let pulls = 0;
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulls++;
+        c.enqueue(new Uint8Array(4));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    }, { highWaterMark: 0 });
+    const response = await handler(
+      new Request("http://x/", { method: "POST", body }),
+    );
+    assertEquals(response.status, 413);
+    await response.body?.cancel();
+    assertEquals(seen.length, 0);
+    assertEquals(pulls, 3);
+    assert(cancelled);
+  });
+
+  await t.step("413 over a real connection", async () => {
+    const { app, seen } = recorder();
+    await using server = serve(toFetchHandler(app, { maxRequestBody: 3 }));
+    const reply = await rawRequest(
+      server.addr.port,
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n" +
+        "Connection: close\r\n\r\nabcd",
+    );
+    assertMatch(reply, /^HTTP\/1\.1 413 /);
+    assertEquals(seen.length, 0);
+  });
+});
+
+Deno.test("toFetchHandler: the response", async (t) => {
+  await t.step(
+    "status, reason, Set-Cookie apart, hop-by-hop dropped",
+    async () => {
+      const body = counted([enc("gone")]);
+      const handler = toFetchHandler((_env, startResponse) => {
+        startResponse("404 Nowhere To Be Found", [
+          ["Content-Type", "text/plain"],
+          ["Set-Cookie", "a=1; Path=/"],
+          ["Set-Cookie", "b=2, c=3"],
+          ["Connection", "close"],
+          ["Transfer-Encoding", "chunked"],
+          ["X-Other", "v"],
+        ]);
+        return body;
+      });
+      const response = await handler(new Request("http://x/"));
+      assertEquals(response.status, 404);
+      assertEquals(response.statusText, "Nowhere To Be Found");
+      assertEquals(response.headers.getSetCookie(), [
+        "a=1; Path=/",
+        "b=2, c=3",
+      ]);
+      assertEquals(response.headers.get("x-other"), "v");
+      assertFalse(response.headers.has("connection"));
+      assertFalse(response.headers.has("transfer-encoding"));
+      assertEquals(await response.text(), "gone");
+      assertEquals(body.closes, 1);
+    },
+  );
+
+  await t.step("write() output comes first, in order", async () => {
+    const handler = toFetchHandler((_env, startResponse) => {
+      const write = startResponse("200 OK", []);
+      write(enc("a"));
+      return (function* () {
+        write(enc("b"));
+        yield enc("c");
+        write(enc("d"));
+        yield new Uint8Array();
+        yield enc("e");
+      })();
+    });
+    const response = await handler(new Request("http://x/"));
+    assertEquals(await response.text(), "abcde");
+  });
+
+  await t.step("write() data is copied when written", async () => {
+    const handler = toFetchHandler((_env, startResponse) => {
+      const write = startResponse("200 OK", []);
+      const buf = enc("first");
+      write(buf);
+      buf.set(enc("XXXXX"));
+      return [];
+    });
+    assertEquals(
+      await (await handler(new Request("http://x/"))).text(),
+      "first",
+    );
+  });
+
+  await t.step("async generators and ReadableStreams", async () => {
+    const gen = toFetchHandler((_env, startResponse) => {
+      startResponse("200 OK", []);
+      return (async function* () {
+        yield enc("x");
+        await Promise.resolve();
+        yield enc("y");
+      })();
+    });
+    assertEquals(await (await gen(new Request("http://x/"))).text(), "xy");
+    const stream = toFetchHandler((_env, startResponse) => {
+      startResponse("200 OK", []);
+      return ReadableStream.from([enc("s1"), enc("s2")]);
+    });
+    assertEquals(await (await stream(new Request("http://x/"))).text(), "s1s2");
+  });
+
+  await t.step("startResponse called from inside a generator", async () => {
+    let lateStart!: StartResponse;
+    const body = counted(
+      (function* () {
+        lateStart("201 Created", [["Location", "/new"]]);
+        yield enc("made");
+      })(),
+    );
+    const handler = toFetchHandler((_env, startResponse) => {
+      lateStart = startResponse;
+      return body;
+    });
+    const response = await handler(new Request("http://x/"));
+    assertEquals(response.status, 201);
+    assertEquals(response.headers.get("location"), "/new");
+    assertEquals(await response.text(), "made");
+    assertEquals(body.closes, 1);
+  });
+
+  await t.step("a body-less status drops the body", async () => {
+    const body = counted([enc("ignored")]);
+    const handler = toFetchHandler((_env, startResponse) => {
+      startResponse("204 No Content", []);
+      return body;
+    });
+    const response = await handler(new Request("http://x/"));
+    assertEquals(response.status, 204);
+    assertStrictEquals(response.body, null);
+    assertEquals(body.closes, 1);
+  });
+
+  await t.step("file_wrapper bodies stream a file", async () => {
+    const path = await Deno.makeTempFile();
+    try {
+      await Deno.writeFile(path, new Uint8Array(100_000).fill(65));
+      const handler = toFetchHandler(async (environ, startResponse) => {
+        const file = await Deno.open(path);
+        startResponse("200 OK", [["Content-Type", "text/plain"]]);
+        return environ["wsgi.file_wrapper"]!(file, 8192);
+      });
+      const response = await handler(new Request("http://x/"));
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      assertEquals(bytes.length, 100_000);
+      assert(bytes.every((b) => b === 65));
+    } finally {
+      await Deno.remove(path);
+    }
+  });
+});
+
+Deno.test("toFetchHandler: the body streams", async (t) => {
+  await t.step("pulled as the client reads; cancel closes once", async () => {
+    let pulled = 0;
+    let finallyRan = false;
+    const body = counted(
+      (function* () {
+        try {
+          for (let i = 0;; i++) {
+            pulled++;
+            yield enc(`chunk ${i};`);
+          }
+        } finally {
+          finallyRan = true;
+        }
+      })(),
+    );
+    const handler = toFetchHandler((_env, startResponse) => {
+      startResponse("200 OK", []);
+      return body;
+    });
+    const response = await handler(new Request("http://x/"));
+    const reader = response.body!.getReader();
+    assertEquals(dec((await reader.read()).value!), "chunk 0;");
+    assertEquals(dec((await reader.read()).value!), "chunk 1;");
+    assertEquals(dec((await reader.read()).value!), "chunk 2;");
+    // An infinite body: only what was asked for was produced.
+    assertEquals(pulled, 3);
+    assertEquals(body.closes, 0);
+    await reader.cancel();
+    assertEquals(body.closes, 1);
+    assert(finallyRan);
+    await reader.cancel();
+    assertEquals(body.closes, 1);
+  });
+
+  await t.step("read to the end closes once", async () => {
+    const body = counted(
+      (function* () {
+        yield enc("a");
+        yield enc("b");
+      })(),
+    );
+    const handler = toFetchHandler((_env, startResponse) => {
+      startResponse("200 OK", []);
+      return body;
+    });
+    const response = await handler(new Request("http://x/"));
+    assertEquals(await response.text(), "ab");
+    assertEquals(body.closes, 1);
+  });
+
+  await t.step("a client that disconnects closes the body once", async () => {
+    const { promise: closed, resolve } = Promise.withResolvers<void>();
+    let closes = 0;
+    const handler = toFetchHandler((_env, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      const gen = (async function* () {
+        for (let i = 0;; i++) {
+          yield enc(`line ${i}\n`.padEnd(1024, "."));
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      return Object.assign(gen, {
+        close() {
+          closes++;
+          resolve();
+        },
+      });
+    });
+    await using server = serve(handler);
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await conn.write(enc("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    assertMatch(latin1(buf.subarray(0, n!)), /^HTTP\/1\.1 200 OK/);
+    conn.close();
+    await closed;
+    assertEquals(closes, 1);
+  });
+});
+
+Deno.test("toFetchHandler: errors", async (t) => {
+  const run = async (app: WSGIApplication) => {
+    const errors = new StringIO();
+    const response = await toFetchHandler(app, { errors })(
+      new Request("http://x/boom"),
+    );
+    return { response, errors };
+  };
+
+  await t.step("an app that throws: 500, logged", async () => {
+    const { response, errors } = await run(() => {
+      throw new Error("kaput");
+    });
+    assertEquals(response.status, 500);
+    assertEquals(response.statusText, "Internal Server Error");
+    assertEquals(
+      await response.text(),
+      "A server error occurred.  Please contact the administrator.",
+    );
+    assertMatch(
+      errors.getValue(),
+      /GET \/boom: the application failed:\n.*kaput/,
+    );
+  });
+
+  await t.step(
+    "a body that fails before its first block: 500, closed once",
+    async () => {
+      const body = counted(
+        // deno-lint-ignore require-yield
+        (function* () {
+          throw new Error("early");
+        })(),
+      );
+      const { response, errors } = await run((_env, startResponse) => {
+        startResponse("200 OK", []);
+        return body;
+      });
+      assertEquals(response.status, 500);
+      await response.body?.cancel();
+      assertEquals(body.closes, 1);
+      assertMatch(errors.getValue(), /early/);
+    },
+  );
+
+  await t.step(
+    "excInfo replaces the status before headers are sent",
+    async () => {
+      const { response } = await run((_env, startResponse) => {
+        startResponse("200 OK", [["X-First", "1"]]);
+        try {
+          throw new Error("caught");
+        } catch (e) {
+          startResponse("503 Service Unavailable", [["Retry-After", "5"]], e);
+          return [enc("later")];
+        }
+      });
+      assertEquals(response.status, 503);
+      assertEquals(response.headers.get("retry-after"), "5");
+      assertFalse(response.headers.has("x-first"));
+      assertEquals(await response.text(), "later");
+    },
+  );
+
+  await t.step("excInfo after headers were sent is rethrown", async () => {
+    const seen: unknown[] = [];
+    let startResponseRef!: StartResponse;
+    const body = counted(
+      (function* (): Generator<Uint8Array> {
+        yield enc("part");
+        const e = new Error("late");
+        try {
+          startResponseRef("500 Oops", [], e);
+        } catch (again) {
+          seen.push(again);
+          throw again;
+        }
+      })(),
+    );
+    const { response, errors } = await run((_env, startResponse) => {
+      startResponseRef = startResponse;
+      startResponse("200 OK", []);
+      return body;
+    });
+    assertEquals(response.status, 200);
+    await assertRejects(() => response.text());
+    assertEquals((seen[0] as Error).message, "late");
+    assertEquals(body.closes, 1);
+    assertMatch(errors.getValue(), /failed after the headers were sent/);
+  });
+
+  await t.step(
+    "written data then an error: partial body, aborted",
+    async () => {
+      const { response } = await run((_env, startResponse) => {
+        const write = startResponse("200 OK", []);
+        write(enc("half"));
+        throw new Error("then broke");
+      });
+      assertEquals(response.status, 200);
+      const reader = response.body!.getReader();
+      assertEquals(dec((await reader.read()).value!), "half");
+      await assertRejects(() => reader.read());
+    },
+  );
+
+  await t.step("broken rules are 500s", async () => {
+    const cases: [string, WSGIApplication, RegExp][] = [
+      [
+        "no startResponse",
+        () => [enc("x")],
+        /start_response\(\) was not called/,
+      ],
+      [
+        "no startResponse, empty",
+        () => [],
+        /start_response\(\) was not called/,
+      ],
+      [
+        "write before startResponse",
+        () =>
+          (function* () {
+            yield enc("x");
+          })(),
+        /write\(\) before start_response\(\)/,
+      ],
+      ["string chunk", (_e, sr) => {
+        sr("200 OK", []);
+        return ["text"] as unknown as ResponseBody;
+      }, /must yield Uint8Array chunks, got string/],
+      ["string body", (_e, sr) => {
+        sr("200 OK", []);
+        return "text" as unknown as ResponseBody;
+      }, /must return an iterable of Uint8Array .*got string/],
+      ["bare Uint8Array body", (_e, sr) => {
+        sr("200 OK", []);
+        return enc("x") as unknown as ResponseBody;
+      }, /must yield Uint8Array chunks, got number/],
+      ["not iterable", (_e, sr) => {
+        sr("200 OK", []);
+        return 42 as unknown as ResponseBody;
+      }, /must return an iterable/],
+      ["bad status", (_e, sr) => {
+        sr("OK", []);
+        return [];
+      }, /Status must be at least 4 characters/],
+      ["status without code", (_e, sr) => {
+        sr("Fine thanks", []);
+        return [];
+      }, /must begin w\/3-digit code/],
+      ["startResponse twice", (_e, sr) => {
+        sr("200 OK", []);
+        sr("200 OK", []);
+        return [];
+      }, /Headers already set!/],
+      ["header value not a string", (_e, sr) => {
+        sr("200 OK", [["X-N", 5 as unknown as string]]);
+        return [];
+      }, /Header value must be of type str/],
+      ["header with a newline", (_e, sr) => {
+        sr("200 OK", [["X-N", "a\r\nb: c"]]);
+        return [];
+      }, /could not be built|failed/],
+      ["1xx status", (_e, sr) => {
+        sr("100 Continue", []);
+        return [];
+      }, /failed/],
+    ];
+    for (const [name, app, message] of cases) {
+      const { response, errors } = await run(app);
+      assertEquals(response.status, 500, name);
+      await response.body?.cancel();
+      assertMatch(errors.getValue(), message, name);
+    }
+  });
+});
+
+// --- fromFetchHandler -------------------------------------------------------
+
+async function collect(body: ResponseBody): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    parts.push(chunk);
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function callApp(app: WSGIApplication, environ: WSGIEnvironment) {
+  const calls: { status: string; headers: [string, string][] }[] = [];
+  const result = app(environ, (status, headers) => {
+    calls.push({ status, headers });
+    return () => {};
+  });
+  return { calls, result: Promise.resolve(result) };
+}
+
+Deno.test("fromFetchHandler", async (t) => {
+  await t.step("the Request built from the environ", async () => {
+    let seen!: Request;
+    let bodyText = "";
+    const app = fromFetchHandler(async (request) => {
+      seen = request;
+      bodyText = await request.text();
+      return new Response("fine");
+    });
+    const environ: WSGIEnvironment = {
+      REQUEST_METHOD: "POST",
+      SCRIPT_NAME: "/cgi-bin/app",
+      PATH_INFO: "/caf\xc3\xa9 x",
+      QUERY_STRING: "a=1&b=%20",
+      HTTP_HOST: "example.com:8080",
+      HTTP_X_CUSTOM_THING: "yes",
+      HTTP_COOKIE: "a=1; b=2",
+      CONTENT_TYPE: "text/plain",
+      CONTENT_LENGTH: "5",
+      "wsgi.input": new BytesIO(enc("hello and more")),
+    };
+    setupTestingDefaults(environ);
+    const { calls, result } = callApp(app, environ);
+    const body = await result;
+    assertEquals(seen.method, "POST");
+    assertEquals(
+      seen.url,
+      "http://example.com:8080/cgi-bin/app/caf%C3%A9%20x?a=1&b=%20",
+    );
+    assertEquals(seen.headers.get("x-custom-thing"), "yes");
+    assertEquals(seen.headers.get("cookie"), "a=1; b=2");
+    assertEquals(seen.headers.get("content-type"), "text/plain");
+    assertEquals(seen.headers.get("host"), "example.com:8080");
+    assertEquals(bodyText, "hello");
+    assertEquals(calls[0].status, "200 OK");
+    assertEquals(calls[0].headers, [[
+      "content-type",
+      "text/plain;charset=UTF-8",
+    ]]);
+    assertEquals(dec(await collect(body)), "fine");
+  });
+
+  await t.step("reasons, Set-Cookie apart, hop-by-hop dropped", async () => {
+    const app = fromFetchHandler({
+      fetch: () => {
+        const headers = new Headers([["Connection", "close"]]);
+        headers.append("Set-Cookie", "a=1");
+        headers.append(
+          "Set-Cookie",
+          "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT",
+        );
+        return new Response(null, { status: 418, headers });
+      },
+    });
+    const environ: WSGIEnvironment = {};
+    setupTestingDefaults(environ);
+    const { calls, result } = callApp(app, environ);
+    assertEquals(await collect(await result), new Uint8Array());
+    assertEquals(calls[0].status, "418 I'm a teapot");
+    assertEquals(calls[0].headers, [
+      ["set-cookie", "a=1"],
+      ["set-cookie", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"],
+    ]);
+    const custom = fromFetchHandler(() =>
+      new Response("x", { status: 299, statusText: "Fine Enough" })
+    );
+    const second = callApp(custom, environ);
+    await second.result;
+    assertEquals(second.calls[0].status, "299 Fine Enough");
+  });
+
+  await t.step("the body streams; close() cancels it", async () => {
+    let pulls = 0;
+    let cancelled = false;
+    const app = fromFetchHandler(() =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            pulls++;
+            c.enqueue(enc(`p${pulls}`));
+          },
+          cancel() {
+            cancelled = true;
+          },
+        }, { highWaterMark: 0 }),
+      )
+    );
+    const environ: WSGIEnvironment = {};
+    setupTestingDefaults(environ);
+    const body = await callApp(app, environ).result;
+    const it = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    assertEquals(dec((await it.next()).value), "p1");
+    assertEquals(dec((await it.next()).value), "p2");
+    assert(pulls <= 3);
+    await body.close!();
+    assert(cancelled);
+  });
+
+  await t.step("no body for GET; wsgi.input_terminated reads all", async () => {
+    const seen: [string, string][] = [];
+    const app = fromFetchHandler(async (r) => {
+      seen.push([r.method, await r.text()]);
+      return new Response(null, { status: 204 });
+    });
+    for (
+      const environ of [
+        { REQUEST_METHOD: "GET", "wsgi.input": new BytesIO(enc("x")) },
+        { REQUEST_METHOD: "PUT", "wsgi.input": new BytesIO(enc("y")) },
+        {
+          REQUEST_METHOD: "PUT",
+          "wsgi.input": new BytesIO(enc("all of it")),
+          "wsgi.input_terminated": true,
+        },
+      ] as WSGIEnvironment[]
+    ) {
+      setupTestingDefaults(environ);
+      const { calls, result } = callApp(app, environ);
+      await result;
+      assertEquals(calls[0].status, "204 No Content");
+    }
+    assertEquals(seen, [["GET", ""], ["PUT", ""], ["PUT", "all of it"]]);
+  });
+
+  await t.step("a handler that does not return a Response", async () => {
+    const app = fromFetchHandler(
+      (() => "nope") as unknown as (r: Request) => Response,
+    );
+    const environ: WSGIEnvironment = {};
+    setupTestingDefaults(environ);
+    await assertRejects(() => callApp(app, environ).result, TypeError);
+  });
+});
+
+Deno.test("round trip: toFetchHandler(fromFetchHandler(h)) behaves like h", async (t) => {
+  const h = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    const headers = new Headers({ "Content-Type": "application/json" });
+    headers.append("Set-Cookie", "x=1");
+    headers.append("Set-Cookie", "y=2");
+    const body = JSON.stringify({
+      method: request.method,
+      path: url.pathname,
+      search: url.search,
+      agent: request.headers.get("user-agent"),
+      body: request.body ? await request.text() : null,
+    });
+    if (url.pathname === "/stream") {
+      return new Response(ReadableStream.from([enc("one,"), enc("two")]), {
+        status: 202,
+        statusText: "Accepted For Now",
+      });
+    }
+    return new Response(body, { status: 201, headers });
+  };
+  const bridged = toFetchHandler(fromFetchHandler(h));
+  const requests = [
+    () => new Request("http://x/a/b?c=d%20e"),
+    () =>
+      new Request("http://x/caf%C3%A9/post", {
+        method: "POST",
+        body: "payload",
+        headers: { "User-Agent": "rt" },
+      }),
+    () => new Request("http://x/stream"),
+  ];
+  for (const make of requests) {
+    const req = make();
+    await t.step(`${req.method} ${req.url}`, async () => {
+      const direct = await h(make());
+      const viaWsgi = await bridged(make());
+      assertEquals(viaWsgi.status, direct.status);
+      assertEquals(viaWsgi.statusText, direct.statusText || "Created");
+      assertEquals(
+        viaWsgi.headers.getSetCookie(),
+        direct.headers.getSetCookie(),
+      );
+      assertEquals(
+        viaWsgi.headers.get("content-type"),
+        direct.headers.get("content-type"),
+      );
+      assertEquals(await viaWsgi.text(), await direct.text());
+    });
+  }
+});
