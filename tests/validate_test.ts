@@ -1152,3 +1152,60 @@ Deno.test("validator: onWarning may throw to make warnings fatal", () => {
   if (!(caught instanceof WSGIWarning)) throw caught;
   assertEquals(caught.message, "Unknown REQUEST_METHOD: 'BREW'");
 });
+
+Deno.test("validator: a body dropped without close() is reported when collected", async (t) => {
+  // FinalizationRegistry callbacks only run after a real collection, so the
+  // check runs in a child Deno with --expose-gc.
+  const validate = import.meta.resolve("../validate.ts");
+  const script = (closeIt: boolean, async: boolean) => `
+    import { validator } from ${JSON.stringify(validate)};
+    const app = validator((_environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return ${
+    async ? "ReadableStream.from([new Uint8Array(1)])" : "[new Uint8Array(1)]"
+  };
+    });
+    await (async () => {
+      const environ = {
+        REQUEST_METHOD: "GET", SERVER_NAME: "localhost", SERVER_PORT: "80",
+        SCRIPT_NAME: "", PATH_INFO: "/", QUERY_STRING: "",
+        "wsgi.version": [1, 0], "wsgi.url_scheme": "http",
+        "wsgi.input": { read() {}, readline() {}, readlines() {}, *[Symbol.iterator]() {} },
+        "wsgi.errors": { write() {}, writelines() {}, flush() {} },
+        "wsgi.multithread": false, "wsgi.multiprocess": false, "wsgi.run_once": false,
+      };
+      const body = await app(environ, () => () => {});
+      ${closeIt ? "await body.close();" : ""}
+    })();
+    for (let i = 0; i < 5; i++) {
+      globalThis.gc();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  `;
+  const runChild = async (closeIt: boolean, async: boolean) => {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--v8-flags=--expose-gc", script(closeIt, async)],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assertEquals(code, 0);
+    return new TextDecoder().decode(stderr);
+  };
+
+  await t.step("a sync body never closed", async () => {
+    assertEquals(
+      await runChild(false, false),
+      "Iterator garbage collected without being closed\n",
+    );
+  });
+  await t.step("an async body never closed", async () => {
+    assertEquals(
+      await runChild(false, true),
+      "Iterator garbage collected without being closed\n",
+    );
+  });
+  await t.step("a closed body is not reported", async () => {
+    assertEquals(await runChild(true, false), "");
+    assertEquals(await runChild(true, true), "");
+  });
+});
