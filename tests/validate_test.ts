@@ -6,6 +6,7 @@ import {
 } from "@std/assert";
 import { AssertionError, validator, WSGIWarning } from "../validate.ts";
 import { BytesIO, setupTestingDefaults, StringIO } from "../util.ts";
+import { BaseCGIHandler } from "../handlers.ts";
 import type {
   ResponseBody,
   StartResponse,
@@ -1207,5 +1208,564 @@ Deno.test("validator: a body dropped without close() is reported when collected"
   await t.step("a closed body is not reported", async () => {
     assertEquals(await runChild(true, false), "");
     assertEquals(await runChild(true, true), "");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Through a real handler: what a user sees (wsgiref's run_amock tests).
+
+const ERROR_PAGE = "Status: 500 Internal Server Error\r\n" +
+  "Content-Type: text/plain\r\n" +
+  "Content-Length: 59\r\n" +
+  "\r\n" +
+  "A server error occurred.  Please contact the administrator.";
+
+const CGI_ENV: Record<string, string> = {
+  REQUEST_METHOD: "GET",
+  SERVER_NAME: "localhost",
+  SERVER_PORT: "80",
+  SERVER_PROTOCOL: "HTTP/1.0",
+  SCRIPT_NAME: "",
+  PATH_INFO: "/",
+  QUERY_STRING: "",
+};
+
+interface ServeOptions {
+  /** CGI variables to add to (or, as undefined, remove from) CGI_ENV. */
+  cgi?: Record<string, string | undefined>;
+  /** Changes the environ the handler built, before the app sees it. */
+  mutate?: (environ: WSGIEnvironment) => void;
+  /** The request body. */
+  input?: Uint8Array;
+}
+
+/** Runs `validator(app)` under a BaseCGIHandler over in-memory streams. */
+async function serve(app: WSGIApplication, options: ServeOptions = {}) {
+  const cgi: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...CGI_ENV, ...options.cgi })) {
+    if (v !== undefined) cgi[k] = v;
+  }
+  const stdout = new BytesIO();
+  const stderr = new StringIO();
+  const mutate = options.mutate;
+  const Handler = mutate === undefined
+    ? BaseCGIHandler
+    : class extends BaseCGIHandler {
+      override setupEnviron(): void {
+        super.setupEnviron();
+        mutate(this.environ!);
+      }
+    };
+  const handler = new Handler(
+    new BytesIO(options.input),
+    stdout,
+    stderr,
+    cgi,
+  );
+  const warnings: string[] = [];
+  await handler.run(
+    validator(app, { onWarning: (w) => warnings.push(w.message) }),
+  );
+  return {
+    out: new TextDecoder("latin1").decode(stdout.getValue()),
+    err: stderr.getValue(),
+    warnings,
+  };
+}
+
+/** The app is refused: the error page goes out, the message to wsgi.errors. */
+async function assertRefused(
+  app: WSGIApplication,
+  message: string,
+  options?: ServeOptions,
+): Promise<void> {
+  const { out, err } = await serve(app, options);
+  assertEquals(out, ERROR_PAGE);
+  assertEquals(err.split("\n")[0], `AssertionError: ${message}`);
+  assert(/\n {4}at /.test(err), "a stack trace follows the message");
+}
+
+const bodyApp =
+  (body: unknown): WSGIApplication => (_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return body as ResponseBody;
+  };
+
+Deno.test("validator under BaseCGIHandler", async (t) => {
+  await t.step(
+    "test_validated_hello: no Content-Length, as wsgiref",
+    async () => {
+      const { out, err, warnings } = await serve(hello);
+      assertEquals(
+        out,
+        "Status: 200 OK\r\n" +
+          "Content-Type: text/plain\r\n" +
+          "Date: Mon, 05 Jun 2006 18:49:54 GMT\r\n" +
+          "\r\n" +
+          "Hello, world!",
+      );
+      assertEquals(err, "");
+      assertEquals(warnings, []);
+    },
+  );
+
+  await t.step("test_bytes_validation", async () => {
+    const app: WSGIApplication = (_environ, startResponse) => {
+      startResponse("200 OK", [
+        ["Content-Type", "text/plain; charset=utf-8"],
+        ["Date", "Wed, 24 Dec 2008 13:29:32 GMT"],
+      ]);
+      return [enc("data")];
+    };
+    const { out, err } = await serve(app);
+    assertEquals(
+      out,
+      "Status: 200 OK\r\n" +
+        "Content-Type: text/plain; charset=utf-8\r\n" +
+        "Date: Wed, 24 Dec 2008 13:29:32 GMT\r\n" +
+        "\r\n" +
+        "data",
+    );
+    assertEquals(err, "");
+  });
+
+  await t.step("async app and async bodies pass", async () => {
+    const app: WSGIApplication = async (_environ, startResponse) => {
+      await Promise.resolve();
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return ReadableStream.from([enc("a"), enc("b")]);
+    };
+    const { out, err } = await serve(app);
+    assertEquals(out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nab");
+    assertEquals(err, "");
+  });
+
+  await t.step(
+    "test_simple_validation_error: headers not an array",
+    async () => {
+      await assertRefused(
+        (_environ, startResponse) => {
+          startResponse(
+            "200 OK",
+            ["Content-Type", "text/plain"] as unknown as [string, string][],
+          );
+          return [enc("Hello, world!")];
+        },
+        "Individual headers ('Content-Type') must be of type array: string",
+      );
+      await assertRefused(
+        (_environ, startResponse) => {
+          startResponse(
+            "200 OK",
+            { "Content-Type": "text/plain" } as unknown as [string, string][],
+          );
+          return [enc("Hello, world!")];
+        },
+        "Headers ({ 'Content-Type': 'text/plain' }) must be of type array: " +
+          "Object",
+      );
+    },
+  );
+
+  await t.step("test_wsgi_input: read() without a size", async () => {
+    await assertRefused(
+      (environ, startResponse) => {
+        environ["wsgi.input"]!.read();
+        startResponse("200 OK", [[
+          "Content-Type",
+          "text/plain; charset=utf-8",
+        ]]);
+        return [enc("data")];
+      },
+      "wsgi.input.read() must be called with exactly one argument, " +
+        "the size (got 0 arguments)",
+    );
+  });
+
+  await t.step("environ: a required key missing", async () => {
+    await assertRefused(
+      hello,
+      "Environment missing required key: 'REQUEST_METHOD'",
+      {
+        cgi: { REQUEST_METHOD: undefined },
+      },
+    );
+    await assertRefused(
+      hello,
+      "Environment missing required key: 'wsgi.input'",
+      {
+        mutate: (e) => delete e["wsgi.input"],
+      },
+    );
+  });
+
+  await t.step("environ: HTTP_CONTENT_TYPE / HTTP_CONTENT_LENGTH", async () => {
+    await assertRefused(
+      hello,
+      "Environment should not have the key: HTTP_CONTENT_LENGTH " +
+        "(use CONTENT_LENGTH instead)",
+      { cgi: { HTTP_CONTENT_LENGTH: "0" } },
+    );
+  });
+
+  await t.step("environ: CGI values are strings", async () => {
+    await assertRefused(
+      hello,
+      "Environmental variable SERVER_PORT is not a string: number (value: 80)",
+      { mutate: (e) => e.SERVER_PORT = 80 as unknown as string },
+    );
+  });
+
+  await t.step("environ: wsgi.version", async () => {
+    await assertRefused(
+      hello,
+      "wsgi.version should be an array like [1, 0] ('1.0')",
+      { mutate: (e) => e["wsgi.version"] = "1.0" as unknown as [1, 0] },
+    );
+  });
+
+  await t.step("environ: wsgi.url_scheme", async () => {
+    await assertRefused(hello, "wsgi.url_scheme unknown: 'ftp'", {
+      mutate: (e) => e["wsgi.url_scheme"] = "ftp",
+    });
+  });
+
+  await t.step("environ: wsgi.input and wsgi.errors methods", async () => {
+    await assertRefused(
+      hello,
+      "wsgi.input ({ read: [Function: read] }) doesn't have the attribute " +
+        "readline",
+      {
+        mutate: (e) =>
+          e["wsgi.input"] = { read: () => enc("") } as unknown as BytesIO,
+      },
+    );
+    await assertRefused(
+      hello,
+      "wsgi.errors ({ write: [Function: write] }) doesn't have the " +
+        "attribute flush",
+      {
+        mutate: (e) =>
+          e["wsgi.errors"] = { write: () => {} } as unknown as StringIO,
+      },
+    );
+  });
+
+  await t.step("environ: SCRIPT_NAME and PATH_INFO", async () => {
+    await assertRefused(hello, "SCRIPT_NAME doesn't start with /: 'app'", {
+      cgi: { SCRIPT_NAME: "app" },
+    });
+    await assertRefused(hello, "PATH_INFO doesn't start with /: 'x'", {
+      cgi: { PATH_INFO: "x" },
+    });
+    await assertRefused(
+      hello,
+      "One of SCRIPT_NAME or PATH_INFO are required (PATH_INFO " +
+        "should at least be '/' if SCRIPT_NAME is empty)",
+      { cgi: { SCRIPT_NAME: undefined, PATH_INFO: undefined } },
+    );
+    await assertRefused(
+      hello,
+      "SCRIPT_NAME cannot be '/'; it should instead be '', and " +
+        "PATH_INFO should be '/'",
+      { cgi: { SCRIPT_NAME: "/", PATH_INFO: "" } },
+    );
+  });
+
+  await t.step("environ: CONTENT_LENGTH", async () => {
+    await assertRefused(hello, "Invalid CONTENT_LENGTH: '-5'", {
+      cgi: { CONTENT_LENGTH: "-5" },
+    });
+  });
+
+  await t.step("environ warnings do not stop the response", async () => {
+    const { out, warnings } = await serve(hello, {
+      cgi: { QUERY_STRING: undefined, REQUEST_METHOD: "BREW" },
+    });
+    assert(out.startsWith("Status: 200 OK\r\n"));
+    assertEquals(warnings, [
+      "QUERY_STRING is not in the WSGI environment; the cgi module will " +
+      "use sys.argv when this variable is missing, so application errors " +
+      "are more likely",
+      "Unknown REQUEST_METHOD: 'BREW'",
+    ]);
+  });
+
+  await t.step("wsgi.input: readline arguments, results", async () => {
+    await assertRefused(
+      (environ, startResponse) => {
+        (environ["wsgi.input"]!.readline as (...a: number[]) => Uint8Array)(
+          1,
+          2,
+        );
+        return hello(environ, startResponse);
+      },
+      "wsgi.input.readline() takes at most one argument (got 2 arguments)",
+    );
+    let line = "";
+    const { out } = await serve((environ, startResponse) => {
+      line = dec(environ["wsgi.input"]!.readline());
+      return hello(environ, startResponse);
+    }, { input: enc("first\nsecond\n") });
+    assertEquals(line, "first\n");
+    assert(out.startsWith("Status: 200 OK\r\n"));
+  });
+
+  await t.step("wsgi.input / wsgi.errors: close() is an error", async () => {
+    await assertRefused(
+      (environ, startResponse) => {
+        (environ["wsgi.input"] as unknown as { close(): void }).close();
+        return hello(environ, startResponse);
+      },
+      "input.close() must not be called",
+    );
+    await assertRefused(
+      (environ, startResponse) => {
+        (environ["wsgi.errors"] as unknown as { close(): void }).close();
+        return hello(environ, startResponse);
+      },
+      "errors.close() must not be called",
+    );
+  });
+
+  await t.step("wsgi.errors: strings only", async () => {
+    await assertRefused(
+      (environ, startResponse) => {
+        environ["wsgi.errors"]!.write(42 as unknown as string);
+        return hello(environ, startResponse);
+      },
+      "wsgi.errors.write() argument must be a string (got 42)",
+    );
+  });
+
+  await t.step("startResponse: argument count", async () => {
+    await assertRefused(
+      (_environ, startResponse) => {
+        (startResponse as (...a: unknown[]) => WriteFn)("200 OK");
+        return [];
+      },
+      "Invalid number of arguments: ['200 OK']",
+    );
+  });
+
+  await t.step("startResponse: status", async () => {
+    const withStatus =
+      (status: unknown): WSGIApplication => (_environ, startResponse) => {
+        startResponse(status as string, [
+          ["Content-Type", "text/plain; charset=utf-8"],
+        ]);
+        return [enc("Hello, world!")];
+      };
+    await assertRefused(
+      withStatus(200),
+      "Status must be of type string (got 200)",
+    );
+    // wsgiref's test_status_validation_errors, under the validator.
+    await assertRefused(
+      withStatus("200OK"),
+      "Status codes must be three characters: '200OK'",
+    );
+    await assertRefused(withStatus("20X OK"), "Status code is invalid: '20X'");
+    await assertRefused(withStatus("099 X"), "Status code is invalid: 99");
+    // "200" is only questionable for the validator; the handler refuses it.
+    const { out, err, warnings } = await serve(withStatus("200"));
+    assertEquals(out, ERROR_PAGE);
+    assertEquals(
+      err.split("\n")[0],
+      "AssertionError: Status must be at least 4 characters",
+    );
+    assertEquals(warnings, [
+      "The status string ('200') should be a three-digit integer followed " +
+      "by a single space and a status explanation",
+    ]);
+  });
+
+  await t.step("startResponse: header pairs", async () => {
+    const withHeaders =
+      (headers: unknown): WSGIApplication => (_environ, startResponse) => {
+        startResponse("200 OK", headers as [string, string][]);
+        return [];
+      };
+    const ct = ["Content-Type", "text/plain"];
+    await assertRefused(
+      withHeaders([ct, ["X-A", "1", "2"]]),
+      "Individual headers (['X-A', '1', '2']) must be [name, value] pairs " +
+        "(got 3 items)",
+    );
+    await assertRefused(
+      withHeaders([ct, [Symbol("x"), "1"]]),
+      "Header name must be of type string (got Symbol(x))",
+    );
+    await assertRefused(
+      withHeaders([ct, ["X-A", 1]]),
+      "Header value must be of type string (got 1)",
+    );
+    await assertRefused(
+      withHeaders([ct, ["Status", "404 Not Found"]]),
+      "The Status header cannot be used; it conflicts with CGI script, " +
+        "and HTTP status is not given through headers " +
+        "(value: '404 Not Found').",
+    );
+    await assertRefused(
+      withHeaders([ct, ["X:A", "1"]]),
+      "Header names may not contain ':' or '\\n': 'X:A'",
+    );
+    await assertRefused(
+      withHeaders([ct, ["X A", "1"]]),
+      "Bad header name: 'X A'",
+    );
+    await assertRefused(
+      withHeaders([ct, ["X-A-", "1"]]),
+      "Names may not end in '-' or '_': 'X-A-'",
+    );
+    await assertRefused(
+      withHeaders([ct, ["X-A", "1\r\nSet-Cookie: a=b"]]),
+      "Bad header value: '1\\r\\nSet-Cookie: a=b' (bad char: '\\r')",
+    );
+  });
+
+  await t.step("startResponse: Content-Type", async () => {
+    await assertRefused(
+      (_environ, startResponse) => {
+        startResponse("200 OK", [["Date", "Mon, 05 Jun 2006 18:49:54 GMT"]]);
+        return [];
+      },
+      "No Content-Type header found in headers " +
+        "([['Date', 'Mon, 05 Jun 2006 18:49:54 GMT']])",
+    );
+    await assertRefused(
+      (_environ, startResponse) => {
+        startResponse("204 No Content", [["Content-Type", "text/plain"]]);
+        return [];
+      },
+      "Content-Type header found in a 204 response, which must not " +
+        "return content.",
+    );
+    const { out } = await serve((_environ, startResponse) => {
+      startResponse("304 Not Modified", []);
+      return [];
+    });
+    assert(out.startsWith("Status: 304 Not Modified\r\n"));
+  });
+
+  await t.step("startResponse: excInfo", async () => {
+    await assertRefused(
+      (_environ, startResponse) => {
+        startResponse("500 Error", [["Content-Type", "text/plain"]], "oops");
+        return [];
+      },
+      "excInfo ('oops') is not an Error: string",
+    );
+    // A real error handler: the second call carries the thrown Error.
+    const { out, err } = await serve((_environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      try {
+        throw new Error("failed");
+      } catch (e) {
+        startResponse("500 Error", [["Content-Type", "text/plain"]], e);
+      }
+      return [enc("sorry")];
+    });
+    assertEquals(
+      out,
+      "Status: 500 Error\r\nContent-Type: text/plain\r\n\r\nsorry",
+    );
+    assertEquals(err, "");
+  });
+
+  await t.step("write(): Uint8Array only", async () => {
+    await assertRefused(
+      (_environ, startResponse) => {
+        const write = startResponse("200 OK", [["Content-Type", "text/plain"]]);
+        write("text" as unknown as Uint8Array);
+        return [];
+      },
+      "write() argument must be a Uint8Array (got 'text')",
+    );
+  });
+
+  await t.step("body: undefined, null, false", async () => {
+    await assertRefused(
+      bodyApp(undefined),
+      "The application must return an iterator, if only an empty array",
+    );
+  });
+
+  await t.step("body: a bare Uint8Array or string", async () => {
+    await assertRefused(
+      bodyApp(enc("Hello World")),
+      "You should not return a Uint8Array as your application iterator, " +
+        "instead return a single-item array containing a Uint8Array.",
+    );
+    await assertRefused(
+      bodyApp("Hello World"),
+      "You should not return a string as your application iterator, " +
+        "instead return a single-item array containing a Uint8Array.",
+    );
+  });
+
+  await t.step("body: not iterable", async () => {
+    await assertRefused(
+      bodyApp(42),
+      "The application must return an iterator, if only an empty array " +
+        "(got 42)",
+    );
+  });
+
+  await t.step(
+    "body: chunks are Uint8Array (sync, async, stream)",
+    async () => {
+      const message = "Iterator yielded non-bytestring ('Hello, world!'); " +
+        "body chunks must be Uint8Array";
+      await assertRefused(bodyApp(["Hello, world!"]), message);
+      await assertRefused(
+        bodyApp((async function* () {
+          yield "Hello, world!";
+        })()),
+        message,
+      );
+      await assertRefused(
+        bodyApp(ReadableStream.from(["Hello, world!"])),
+        message,
+      );
+    },
+  );
+
+  await t.step("body: a bad chunk after output ends the response", async () => {
+    const { out, err } = await serve(bodyApp([enc("good"), "bad"]));
+    // Headers went out: no error page, the response is cut short.
+    assertEquals(out, "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\ngood");
+    assertEquals(
+      err.split("\n")[0],
+      "AssertionError: Iterator yielded non-bytestring ('bad'); " +
+        "body chunks must be Uint8Array",
+    );
+  });
+
+  await t.step("body: iterated before startResponse", async () => {
+    await assertRefused(
+      () => [enc("Hello")],
+      "The application returns and we started iterating over its body, " +
+        "but start_response has not yet been called",
+    );
+  });
+
+  await t.step("body: the handler closes it exactly once", async () => {
+    let closes = 0;
+    const body = Object.assign([enc("x")], {
+      close() {
+        closes++;
+      },
+    });
+    const { out } = await serve(bodyApp(body));
+    assert(out.endsWith("\r\n\r\nx"));
+    assertEquals(closes, 1);
+    closes = 0;
+    await serve(bodyApp(Object.assign([enc("x"), "bad"], {
+      close() {
+        closes++;
+      },
+    })));
+    assertEquals(closes, 1);
   });
 });
