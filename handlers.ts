@@ -661,10 +661,19 @@ export class BaseHandler {
   /**
    * Writes the response head (see {@linkcode BaseHandler.buildPreamble}) in
    * one {@linkcode BaseHandler.rawWrite}. Unlike wsgiref, the headers go
-   * out in the same write as the status line.
+   * out in the same write as the status line, and a head refused by
+   * `buildPreamble` sets {@linkcode BaseHandler.headersSent} back to false
+   * (nothing was sent), so that the error page can still go out.
    */
   sendPreamble(): void | Promise<void> {
-    const head = this.buildPreamble();
+    let head: Uint8Array;
+    try {
+      head = this.buildPreamble();
+    } catch (error) {
+      // Refused before a byte went out: the error page may still be sent.
+      this.headersSent = false;
+      throw error;
+    }
     if (head.length) return this.rawWrite(head);
   }
 
