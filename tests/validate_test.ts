@@ -1769,3 +1769,56 @@ Deno.test("validator under BaseCGIHandler", async (t) => {
     assertEquals(closes, 1);
   });
 });
+
+Deno.test("examples/validate.ts: the broken app from wsgiref's docs", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      new URL("../examples/validate.ts", import.meta.url).pathname,
+      "0",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stdout = "";
+  let stderr = "";
+  const collect = async (
+    stream: ReadableStream<Uint8Array>,
+    add: (s: string) => void,
+  ) => {
+    for await (const s of stream.pipeThrough(new TextDecoderStream())) add(s);
+  };
+  const collecting = Promise.all([
+    collect(child.stdout, (s) => stdout += s),
+    collect(child.stderr, (s) => stderr += s),
+  ]);
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 200 && !cond(); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+  try {
+    await until(() => /Listening on port \d+\.\.\.\.\n/.test(stdout));
+    const port = Number(/Listening on port (\d+)/.exec(stdout)?.[1]);
+    assert(port > 0, `no port in ${JSON.stringify(stdout)}`);
+    const response = await fetch(`http://127.0.0.1:${port}/`);
+    assertEquals(response.status, 500);
+    assertEquals(
+      await response.text(),
+      "A server error occurred.  Please contact the administrator.",
+    );
+    await until(() => stderr.includes('"GET / HTTP/1.1" 500 59'));
+    assertEquals(
+      stderr.split("\n")[0],
+      "AssertionError: You should not return a Uint8Array as your " +
+        "application iterator, instead return a single-item array " +
+        "containing a Uint8Array.",
+    );
+    assert(/\] "GET \/ HTTP\/1\.1" 500 59\n$/.test(stderr), stderr);
+  } finally {
+    child.kill();
+    await collecting;
+    await child.status;
+  }
+});
