@@ -815,6 +815,7 @@ export class ChunkedDecoder {
           case S_SIZE_START: {
             const d = HEX[buf[i]];
             if (d < 0) throw bad("chunk size must start with a hex digit");
+            if (d > this.maxBody - this.length) throw this.bodyTooLarge();
             this.size = d;
             this.digits = 1;
             this.lineLen = 1;
@@ -834,10 +835,7 @@ export class ChunkedDecoder {
                 throw bad("chunk size too large");
               }
               if (size > this.maxBody - this.length) {
-                throw new HTTPError(
-                  413,
-                  `request body too large (more than ${this.maxBody} bytes)`,
-                );
+                throw this.bodyTooLarge();
               }
               this.size = size;
               this.lineLen++;
@@ -985,6 +983,13 @@ export class ChunkedDecoder {
     return i;
   }
 
+  private bodyTooLarge(): HTTPError {
+    return new HTTPError(
+      413,
+      `request body too large (more than ${this.maxBody} bytes)`,
+    );
+  }
+
   private tooLarge(): HTTPError {
     return new HTTPError(
       431,
@@ -1036,7 +1041,7 @@ const HEX_DIGITS = bytesOf("0123456789abcdef");
 /**
  * Writes the chunk-size line for a chunk of `size` bytes (lowercase hex,
  * then CRLF) into `out` at `offset`; returns the offset after it. Needs at
- * most 15 bytes (13 hex digits for sizes up to 2^53, and CRLF).
+ * most 16 bytes (14 hex digits for sizes up to 2^53 - 1, and CRLF).
  */
 export function writeChunkHeader(
   size: number,
@@ -1058,7 +1063,7 @@ export function writeChunkHeader(
 
 /** The chunk-size line for a chunk of `size` bytes, e.g. `1a\r\n`. */
 export function chunkHeader(size: number): Uint8Array {
-  const out = new Uint8Array(15);
+  const out = new Uint8Array(16);
   return out.subarray(0, writeChunkHeader(size, out, 0));
 }
 
@@ -1071,7 +1076,7 @@ export function encodeChunk(data: Uint8Array): Uint8Array {
   if (data.length === 0) {
     throw new RangeError("an empty chunk would end the body");
   }
-  const out = new Uint8Array(data.length + 17);
+  const out = new Uint8Array(data.length + 18);
   let o = writeChunkHeader(data.length, out, 0);
   out.set(data, o);
   o += data.length;
