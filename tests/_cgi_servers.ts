@@ -1,0 +1,439 @@
+// Real web servers for CGI tests: start lighttpd or apache2 in the
+// foreground on a free 127.0.0.1 port, with a config written to a temp dir,
+// serving given CGI programs; stop them and clean up.
+//
+//   await using server = await startCgiServer("lighttpd", {
+//     programs: { app: { script: "/abs/path/app.ts", flags: ["--allow-env"] } },
+//   });
+//   const res = await fetch(`${server.url}/app/some/path?x=1`);
+//   await server.errorLog(); // the server's error log, CGI stderr included
+//
+// Each program is reached at `/<name>` (and `/<name>/<PATH_INFO>`). A
+// program is either a Deno script (run through `deno run --no-config
+// --no-lock <flags>` by a small /bin/sh wrapper) or an executable file run
+// as is (its `#!` line finds `deno` on the PATH given to CGI programs).
+//
+// CGI programs run with a minimal environment: the helper gives them a PATH
+// that holds this `deno`, and a DENO_DIR warmed by one run of each program.
+// When the tests run as root, apache2 runs CGI programs as www-data: the
+// helper then makes sure that user can reach `deno`, the scripts and the
+// cache (a hard link or copy of `deno` and of the repository's .ts files
+// when they are not world-readable).
+//
+// Skip rule (see `serverOrSkip`): a missing server binary skips the test
+// with a printed reason, except under CI=true, where it fails.
+
+function dirname(p: string): string {
+  const i = p.replace(/\/+$/, "").lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/+/g, "/");
+}
+
+/** The servers this helper can run. */
+export type ServerName = "lighttpd" | "apache2";
+
+/** A CGI program to serve. */
+export type CgiProgram =
+  | { script: string; flags?: string[] }
+  | { executable: string };
+
+/** What to serve and how. */
+export interface CgiServerOptions {
+  /** URL name (no slash) → program. */
+  programs: Record<string, CgiProgram>;
+  /** Extra environment variables for the CGI programs. */
+  env?: Record<string, string>;
+  /** A DENO_DIR to use instead of a fresh one warmed by the helper. */
+  denoDir?: string;
+  /** Milliseconds to wait for the server to listen; 15 000 by default. */
+  startTimeout?: number;
+}
+
+/** A running server. */
+export interface CgiServer extends AsyncDisposable {
+  /** Which server. */
+  readonly name: ServerName;
+  /** The port on 127.0.0.1. */
+  readonly port: number;
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** The temp dir holding the config, logs and cgi wrappers. */
+  readonly dir: string;
+  /** The error log so far, with CGI programs' stderr (lighttpd keeps that in its breakagelog). */
+  errorLog(): Promise<string>;
+  /** Stops the server and removes the temp dir. */
+  close(): Promise<void>;
+}
+
+const REPO = dirname(
+  dirname(decodeURIComponent(new URL(import.meta.url).pathname)),
+);
+const SEARCH = ["/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/bin", "/bin"];
+
+/** The server's binary, or undefined if it is not installed. */
+export function findServer(name: ServerName): string | undefined {
+  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), ...SEARCH];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, name);
+    try {
+      const st = Deno.statSync(p);
+      if (st.isFile && (st.mode ?? 0o111) & 0o111) return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * For `Deno.test({ ignore })`: true (and a printed reason) when the server
+ * is missing outside CI. Under CI=true a missing server is not ignored: the
+ * test then fails in {@linkcode startCgiServer}.
+ */
+export function serverMissing(name: ServerName): boolean {
+  if (findServer(name)) return false;
+  if (Deno.env.get("CI") === "true") return false;
+  console.log(
+    `SKIP ${name} tests: ${name} is not installed (apt-get install -y ${name}); ` +
+      `under CI=true this is a failure`,
+  );
+  return true;
+}
+
+const isRoot = () => Deno.uid() === 0;
+
+/** True if `path` and every directory above it can be reached by others. */
+function worldReachable(path: string, needExec = false): boolean {
+  try {
+    const st = Deno.statSync(path);
+    const mode = st.mode ?? 0o777;
+    if (!(mode & 0o004)) return false;
+    if ((needExec || st.isDirectory) && !(mode & 0o001)) return false;
+    for (let d = dirname(path); d !== "/"; d = dirname(d)) {
+      const m = Deno.statSync(d).mode ?? 0o777;
+      if (!(m & 0o001)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(cmd: string, args: string[], env?: Record<string, string>) {
+  const out = await new Deno.Command(cmd, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return out;
+}
+
+/** Copies the repository's TypeScript files (not .git) into `dest`. */
+async function copyRepo(dest: string): Promise<void> {
+  async function walk(from: string, to: string): Promise<void> {
+    await Deno.mkdir(to, { recursive: true, mode: 0o755 });
+    for await (const e of Deno.readDir(from)) {
+      if (e.name.startsWith(".") || e.name === "node_modules") continue;
+      const src = join(from, e.name);
+      const dst = join(to, e.name);
+      if (e.isDirectory) await walk(src, dst);
+      else if (e.isFile && /\.(ts|js|json)$/.test(e.name)) {
+        await Deno.copyFile(src, dst);
+        await Deno.chmod(dst, (await Deno.stat(src)).mode! | 0o444);
+      }
+    }
+  }
+  await walk(REPO, dest);
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function waitListening(
+  port: number,
+  child: Deno.ChildProcess,
+  timeout: number,
+): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error("the server exited at start");
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`the server did not listen on port ${port} in ${timeout} ms`);
+}
+
+function lighttpdConfig(
+  dir: string,
+  port: number,
+  programs: Record<string, string>,
+  env: Record<string, string>,
+): string {
+  const q = (s: string) => JSON.stringify(s);
+  const aliases = Object.entries(programs).map(([name, file]) =>
+    `  ${q("/" + name)} => ${q(file)},`
+  ).join("\n");
+  const envs = Object.entries(env).map(([k, v]) => `  ${q(k)} => ${q(v)},`)
+    .join("\n");
+  return `server.document-root = ${q(join(dir, "htdocs"))}
+server.bind = "127.0.0.1"
+server.port = ${port}
+server.errorlog = ${q(join(dir, "error.log"))}
+server.upload-dirs = (${q(dir)})
+server.breakagelog = ${q(join(dir, "cgi-stderr.log"))}
+# lighttpd answers 400 to a path that is not UTF-8 unless told otherwise;
+# CGI is about raw bytes.
+server.http-parseopts = ("url-invalid-utf8-reject" => "disable")
+server.modules = ("mod_setenv", "mod_alias", "mod_cgi")
+alias.url = (
+${aliases}
+)
+cgi.assign = ("" => "")
+setenv.add-environment = (
+${envs}
+)
+`;
+}
+
+function apacheConfig(
+  dir: string,
+  port: number,
+  programs: Record<string, string>,
+  env: Record<string, string>,
+): string {
+  const q = (s: string) => JSON.stringify(s);
+  const mods = "/usr/lib/apache2/modules";
+  const aliases = Object.entries(programs).map(([name, file]) =>
+    `ScriptAlias ${q("/" + name)} ${q(file)}\n` +
+    `<Directory ${q(dirname(file))}>\n  Options +ExecCGI +FollowSymLinks\n` +
+    `  Require all granted\n</Directory>`
+  ).join("\n");
+  const envs = Object.entries(env).map(([k, v]) => `SetEnv ${k} ${q(v)}`)
+    .join("\n");
+  return `ServerRoot ${q(dir)}
+ServerName 127.0.0.1
+Listen 127.0.0.1:${port}
+LoadModule mpm_prefork_module ${mods}/mod_mpm_prefork.so
+LoadModule authz_core_module ${mods}/mod_authz_core.so
+LoadModule alias_module ${mods}/mod_alias.so
+LoadModule cgi_module ${mods}/mod_cgi.so
+LoadModule env_module ${mods}/mod_env.so
+StartServers 2
+MinSpareServers 1
+MaxSpareServers 4
+${isRoot() ? "User www-data\nGroup www-data" : ""}
+PidFile ${q(join(dir, "httpd.pid"))}
+DefaultRuntimeDir ${q(dir)}
+ErrorLog ${q(join(dir, "error.log"))}
+LogLevel warn
+DocumentRoot ${q(join(dir, "htdocs"))}
+<Directory />
+  Require all denied
+</Directory>
+<Directory ${q(join(dir, "htdocs"))}>
+  Require all granted
+</Directory>
+${aliases}
+${envs}
+`;
+}
+
+/**
+ * Starts `name` on a free 127.0.0.1 port serving `options.programs`, and
+ * waits until it listens. Throws (with the server's output) if it cannot.
+ */
+export async function startCgiServer(
+  name: ServerName,
+  options: CgiServerOptions,
+): Promise<CgiServer> {
+  const binary = findServer(name);
+  if (!binary) {
+    throw new Error(
+      `${name} is not installed: install it (apt-get install -y ${name})`,
+    );
+  }
+  const dir = await Deno.makeTempDir({ prefix: `wsgiref-${name}-` });
+  let child: Deno.ChildProcess | undefined;
+  try {
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(join(dir, "htdocs"), { mode: 0o755 });
+    await Deno.mkdir(join(dir, "cgi-bin"), { mode: 0o755 });
+
+    // As root, apache2 runs CGI programs as www-data: everything they touch
+    // must be reachable by others.
+    const asOther = isRoot() && name === "apache2";
+    let deno = Deno.execPath();
+    if (asOther && !worldReachable(deno, true)) {
+      const local = join(dir, "deno");
+      try {
+        await Deno.link(deno, local);
+      } catch {
+        await Deno.copyFile(deno, local);
+      }
+      await Deno.chmod(local, 0o755);
+      deno = local;
+    }
+    let repo = REPO;
+    if (asOther && !worldReachable(join(REPO, "handlers.ts"))) {
+      repo = join(dir, "repo");
+      await copyRepo(repo);
+    }
+    const remap = (p: string) =>
+      p.startsWith(REPO + "/") ? repo + p.slice(REPO.length) : p;
+
+    const denoDir = options.denoDir ?? join(dir, "deno_dir");
+    await Deno.mkdir(denoDir, { recursive: true, mode: 0o777 });
+    const path = `${dirname(deno)}:/usr/local/bin:/usr/bin:/bin`;
+    const cgiEnv = { ...options.env, DENO_DIR: denoDir, PATH: path };
+
+    const files: Record<string, string> = {};
+    for (const [prog, p] of Object.entries(options.programs)) {
+      if ("script" in p) {
+        const wrapper = join(dir, "cgi-bin", prog);
+        const flags = (p.flags ?? ["--allow-env"]).map(shellQuote).join(" ");
+        await Deno.writeTextFile(
+          wrapper,
+          `#!/bin/sh\nexec ${shellQuote(deno)} run --no-config --no-lock ` +
+            `${flags} ${shellQuote(remap(p.script))}\n`,
+        );
+        await Deno.chmod(wrapper, 0o755);
+        files[prog] = wrapper;
+      } else {
+        files[prog] = remap(p.executable);
+      }
+    }
+
+    // Warm the cache: one run of each program, as a server would run it.
+    for (const file of Object.values(files)) {
+      const warm = await run(file, [], {
+        ...cgiEnv,
+        REQUEST_METHOD: "GET",
+        SERVER_PROTOCOL: "HTTP/1.0",
+        GATEWAY_INTERFACE: "CGI/1.1",
+      });
+      if (!warm.success) {
+        throw new Error(
+          `warming ${file} failed: ${new TextDecoder().decode(warm.stderr)}`,
+        );
+      }
+    }
+    if (asOther && options.denoDir === undefined) {
+      await run("chmod", ["-R", "a+rwX", denoDir]);
+    }
+
+    const errorLogPath = join(dir, "error.log");
+    let lastError = "";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = freePort();
+      const conf = join(
+        dir,
+        name === "lighttpd" ? "lighttpd.conf" : "httpd.conf",
+      );
+      await Deno.writeTextFile(
+        conf,
+        name === "lighttpd"
+          ? lighttpdConfig(dir, port, files, cgiEnv)
+          : apacheConfig(dir, port, files, cgiEnv),
+      );
+      await Deno.writeTextFile(errorLogPath, "");
+      if (asOther) await Deno.chmod(errorLogPath, 0o666);
+      const args = name === "lighttpd"
+        ? ["-D", "-f", conf]
+        : ["-DFOREGROUND", "-f", conf];
+      // Its own session: apache2 signals its whole process group on stop.
+      child = new Deno.Command("setsid", {
+        args: ["-w", binary, ...args],
+        env: { PATH: path },
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = child.output();
+      try {
+        await waitListening(port, child, options.startTimeout ?? 15000);
+      } catch (e) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        const o = await output;
+        lastError = `${(e as Error).message}\n` +
+          new TextDecoder().decode(o.stdout) +
+          new TextDecoder().decode(o.stderr) +
+          await Deno.readTextFile(errorLogPath).catch(() => "");
+        child = undefined;
+        continue;
+      }
+      const proc = child;
+      let closed = false;
+      const server: CgiServer = {
+        name,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        dir,
+        async errorLog() {
+          const read = (p: string) => Deno.readTextFile(p).catch(() => "");
+          return await read(errorLogPath) +
+            await read(join(dir, "cgi-stderr.log"));
+        },
+        async close() {
+          if (closed) return;
+          closed = true;
+          try {
+            proc.kill("SIGTERM");
+          } catch {
+            // already gone
+          }
+          const timer = setTimeout(() => {
+            try {
+              proc.kill("SIGKILL");
+            } catch {
+              // already gone
+            }
+          }, 5000);
+          await output;
+          clearTimeout(timer);
+          await Deno.remove(dir, { recursive: true }).catch(() => {});
+        },
+        [Symbol.asyncDispose]() {
+          return this.close();
+        },
+      };
+      return server;
+    }
+    throw new Error(`${name} would not start:\n${lastError}`);
+  } catch (e) {
+    if (child) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
