@@ -190,7 +190,11 @@ function lighttpdConfig(
   env: Record<string, string>,
 ): string {
   const q = (s: string) => JSON.stringify(s);
-  const aliases = Object.entries(programs).map(([name, file]) =>
+  // lighttpd matches plain prefixes, first match wins: longest first.
+  const entries = Object.entries(programs).sort((a, b) =>
+    b[0].length - a[0].length
+  );
+  const aliases = entries.map(([name, file]) =>
     `  ${q("/" + name)} => ${q(file)},`
   ).join("\n");
   const envs = Object.entries(env).map(([k, v]) => `  ${q(k)} => ${q(v)},`)
