@@ -466,15 +466,19 @@ export class BaseHandler {
         "The application returned a bare Uint8Array: return [body] instead",
       );
     }
-    if (body instanceof ReadableStream) {
-      return await this.#sendStream(body as ReadableStream<Uint8Array>);
-    }
     if (Array.isArray(body)) {
       for (let i = 0; i < body.length; i++) {
         if (this.#pending || this.#writeError) await this.#settleWrites();
         const r = this.write(body[i]);
         if (r) await r;
       }
+    } else if (
+      // Checked by shape first: touching the ReadableStream global costs a
+      // few milliseconds at start-up (Deno loads web streams lazily).
+      typeof (body as { getReader?: unknown }).getReader === "function" &&
+      body instanceof ReadableStream
+    ) {
+      return await this.#sendStream(body as ReadableStream<Uint8Array>);
     } else if (Symbol.asyncIterator in body) {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         if (this.#pending || this.#writeError) await this.#settleWrites();

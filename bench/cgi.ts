@@ -1,0 +1,191 @@
+// CGI cost per request, measured with hyperfine: each command is started
+// the way a web server starts a CGI program (a clean environment holding
+// the CGI variables, PATH and DENO_DIR; the request body on stdin; the
+// program executed through its own #! line for examples/cgi.ts).
+//
+//   deno run --allow-all bench/cgi.ts            # needs hyperfine (apt-get install -y hyperfine)
+//   deno run --allow-all bench/cgi.ts --runs 50
+//
+// Rows:
+//   bare deno run       bench/_cgi_fixed.ts prints a fixed response (no library)
+//   CGIHandler hello    bench/_cgi_hello.ts: the same response through CGIHandler
+//   examples/cgi.ts GET the form example, a GET with a query string
+//   examples/cgi.ts POST the form example, a urlencoded POST body
+//
+// Prints a Markdown table of medians and the difference to the bare run
+// (the gateway's own share), and writes it to bench/results/cgi.md.
+
+const root = new URL("..", import.meta.url).pathname;
+const deno = Deno.execPath();
+const args = Deno.args;
+const runsAt = args.indexOf("--runs");
+const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 30;
+
+function have(cmd: string): boolean {
+  try {
+    return new Deno.Command(cmd, {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+if (!have("hyperfine")) {
+  console.error("bench/cgi.ts needs hyperfine: apt-get install -y hyperfine");
+  Deno.exit(1);
+}
+
+const denoDir = await Deno.makeTempDir({ prefix: "wsgiref-cgi-bench-" });
+const bodyFile = `${denoDir}/post-body`;
+await Deno.writeTextFile(bodyFile, "name=Ada+Lovelace&x=1");
+const denoBin = deno.slice(0, deno.lastIndexOf("/"));
+
+function quote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A command line as a web server runs a CGI program: `env -i` + CGI vars. */
+function cgi(vars: Record<string, string>, program: string[]): string {
+  const env = {
+    PATH: `${denoBin}:/usr/bin:/bin`,
+    DENO_DIR: denoDir,
+    GATEWAY_INTERFACE: "CGI/1.1",
+    SERVER_PROTOCOL: "HTTP/1.1",
+    SERVER_NAME: "127.0.0.1",
+    SERVER_PORT: "80",
+    REMOTE_ADDR: "127.0.0.1",
+    SCRIPT_NAME: "/cgi-bin/form",
+    ...vars,
+  };
+  const assigns = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
+  return ["env", "-i", ...assigns, ...program.map(quote)].join(" ");
+}
+
+const flags = "--no-config --no-lock --allow-env";
+const rows: [string, string, string?][] = [
+  [
+    "bare deno run (fixed response)",
+    cgi({ REQUEST_METHOD: "GET" }, [
+      deno,
+      "run",
+      "--no-config",
+      "--no-lock",
+      `${root}bench/_cgi_fixed.ts`,
+    ]),
+  ],
+  [
+    "CGIHandler hello",
+    cgi({ REQUEST_METHOD: "GET" }, [
+      deno,
+      "run",
+      ...flags.split(" "),
+      `${root}bench/_cgi_hello.ts`,
+    ]),
+  ],
+  [
+    "examples/cgi.ts GET",
+    cgi({ REQUEST_METHOD: "GET", QUERY_STRING: "name=Ada" }, [
+      `${root}examples/cgi.ts`,
+    ]),
+  ],
+  [
+    "examples/cgi.ts POST",
+    cgi({
+      REQUEST_METHOD: "POST",
+      CONTENT_TYPE: "application/x-www-form-urlencoded",
+      CONTENT_LENGTH: "21",
+    }, [`${root}examples/cgi.ts`]),
+    bodyFile,
+  ],
+];
+
+const results: {
+  name: string;
+  median: number;
+  mean: number;
+  stddev: number;
+}[] = [];
+try {
+  for (const [name, command, input] of rows) {
+    // Each program must answer before it is timed (this also warms DENO_DIR).
+    const full = input ? `${command} < ${quote(input)}` : command;
+    const check = await new Deno.Command("/bin/sh", {
+      args: ["-c", full],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const answer = new TextDecoder().decode(check.stdout);
+    if (!answer.startsWith("Status: 200 OK\r\n")) {
+      throw new Error(
+        `${name} did not answer 200:\n${answer}${
+          new TextDecoder().decode(check.stderr)
+        }`,
+      );
+    }
+    if (name.endsWith("POST") && !answer.includes("Hello, Ada Lovelace!")) {
+      throw new Error(`${name} did not read its body:\n${answer}`);
+    }
+    const json = `${denoDir}/result.json`;
+    const hfArgs = [
+      "--warmup",
+      "3",
+      "--runs",
+      String(runs),
+      "--export-json",
+      json,
+      "--style",
+      "none",
+    ];
+    // hyperfine runs each command through /bin/sh and subtracts the
+    // shell's own start-up time; the POST body comes in by redirection.
+    const out = await new Deno.Command("hyperfine", {
+      args: [...hfArgs, full],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `hyperfine failed for ${name}:\n${
+          new TextDecoder().decode(out.stderr)
+        }`,
+      );
+    }
+    const r = JSON.parse(await Deno.readTextFile(json)).results[0];
+    results.push({ name, median: r.median, mean: r.mean, stddev: r.stddev });
+  }
+} finally {
+  await Deno.remove(denoDir, { recursive: true });
+}
+
+const ms = (s: number) => (s * 1000).toFixed(1);
+const base = results[0].median;
+let table =
+  `| CGI program (${runs} runs each, hyperfine) | median | mean ± σ | vs bare deno run |\n|---|---:|---:|---:|\n`;
+for (const r of results) {
+  const diff = r === results[0]
+    ? "—"
+    : `${r.median >= base ? "+" : ""}${ms(r.median - base)} ms`;
+  table += `| ${r.name} | ${ms(r.median)} ms | ${ms(r.mean)} ± ${
+    ms(r.stddev)
+  } ms | ${diff} |\n`;
+}
+const cpu = (() => {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    return info.match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+})();
+const note =
+  `\nDeno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores (${cpu}), ${
+    new Date().toISOString().slice(0, 10)
+  }.\n`;
+console.log(table + note);
+await Deno.mkdir(`${root}bench/results`, { recursive: true });
+await Deno.writeTextFile(`${root}bench/results/cgi.md`, table + note);
