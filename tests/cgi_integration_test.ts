@@ -18,6 +18,27 @@ const EXAMPLE = new URL("../examples/cgi.ts", import.meta.url).pathname;
 const ERROR_BODY =
   "A server error occurred.  Please contact the administrator.";
 
+/**
+ * fetch(), bounded: the whole response is read within 30 s or the request
+ * is aborted (a hung CGI program fails the test instead of stalling it).
+ */
+async function fetchT(url: string, init: RequestInit = {}): Promise<Response> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 30000);
+  try {
+    const res = await fetch(url, { ...init, signal: ac.signal });
+    const body = await res.arrayBuffer();
+    const empty = res.status === 204 || res.status === 304;
+    return new Response(empty ? null : body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function bytesOf(res: Response): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
@@ -86,7 +107,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
 
       await t.step("UTF-8 and invalid UTF-8 path bytes", async () => {
         for (const prog of ["app", "appx"]) {
-          const res = await fetch(`${url}/${prog}/p%C3%A4th/%FF/x`);
+          const res = await fetchT(`${url}/${prog}/p%C3%A4th/%FF/x`);
           assertEquals(res.status, 200);
           const text = latin1Decode(await bytesOf(res));
           assertStringIncludes(text, `SCRIPT_NAME=/${prog}\n`);
@@ -95,7 +116,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
       });
 
       await t.step("a query string, raw", async () => {
-        const res = await fetch(`${url}/app/q?a=%FF&b=%C3%A4+c&d`);
+        const res = await fetchT(`${url}/app/q?a=%FF&b=%C3%A4+c&d`);
         const text = latin1Decode(await bytesOf(res));
         assertStringIncludes(text, "\nQUERY_STRING=a=%FF&b=%C3%A4+c&d\n");
         assertStringIncludes(text, "REQUEST_METHOD=GET\n");
@@ -103,7 +124,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
       });
 
       await t.step("raw 8-bit header bytes (with -A)", async () => {
-        const res = await fetch(`${url}/appx/h`, {
+        const res = await fetchT(`${url}/appx/h`, {
           headers: { "X-Raw": "a\xe9\xff" },
         });
         const text = latin1Decode(await bytesOf(res));
@@ -112,7 +133,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
 
       await t.step("a POST of 1.5 MB comes back byte for byte", async () => {
         const body = noise(1536 * 1024);
-        const res = await fetch(`${url}/app/post`, {
+        const res = await fetchT(`${url}/app/post`, {
           method: "POST",
           headers: { "Content-Type": "application/octet-stream" },
           body,
@@ -147,7 +168,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
 
       await t.step("the error page when the app throws", async () => {
         const marker = `fail-${crypto.randomUUID()}`;
-        const res = await fetch(`${url}/app/${marker}`);
+        const res = await fetchT(`${url}/app/${marker}`);
         assertEquals(res.status, 500);
         assertEquals(res.headers.get("Content-Type"), "text/plain");
         assertEquals(latin1Decode(await bytesOf(res)), ERROR_BODY);
@@ -160,7 +181,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
         "the app's stderr reaches the server's error log",
         async () => {
           const marker = crypto.randomUUID();
-          const res = await fetch(`${url}/app/log?${marker}`);
+          const res = await fetchT(`${url}/app/log?${marker}`);
           assertEquals(res.status, 204);
           await res.body?.cancel();
           const log = await waitForLog(server, marker);
@@ -171,7 +192,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
       await t.step(
         "examples/cgi.ts answers the form by GET and POST",
         async () => {
-          let res = await fetch(`${url}/form?name=Ada%20%C3%A9`);
+          let res = await fetchT(`${url}/form?name=Ada%20%C3%A9`);
           assertEquals(res.status, 200);
           assertEquals(
             res.headers.get("Content-Type"),
@@ -181,7 +202,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
             await res.text(),
             "<p>Hello, Ada \u00e9! (sent by GET)</p>",
           );
-          res = await fetch(`${url}/form`, {
+          res = await fetchT(`${url}/form`, {
             method: "POST",
             headers: { "Content-Type": "application/x-www-form-urlencoded" },
             body: "name=Bob+%26+%3Cb%3E",
@@ -191,7 +212,7 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
             await res.text(),
             "<p>Hello, Bob &#38; &#60;b&#62;! (sent by POST)</p>",
           );
-          res = await fetch(`${url}/form`, { method: "DELETE" });
+          res = await fetchT(`${url}/form`, { method: "DELETE" });
           assertEquals(res.status, 405);
           assertEquals(res.headers.get("Allow"), "GET, HEAD, POST");
           await res.body?.cancel();
