@@ -1,0 +1,322 @@
+// The benchmark: one command starts every target side by side, drives each
+// with wrk, downloads a 1 GiB file through each, measures RSS with 1,000
+// idle keep-alive connections, and prints a Markdown table (also written to
+// bench/results/).
+//
+//   deno task bench                  # or: deno run --allow-all bench/run.ts
+//   deno task bench --duration 5     # seconds per wrk run (default 10)
+//   deno task bench --only "Deno.serve,simple_server"
+//   deno task bench --skip file,rss
+//
+// To add a target, add one entry to TARGETS: a name, the command that starts
+// it ("{port}" is replaced by the port) and the port. A target must answer
+// GET / with "Hello world!" (Content-Type: text/plain), and GET /file with
+// the file named by the BENCH_FILE environment variable.
+
+const DENO = Deno.execPath();
+const here = new URL(".", import.meta.url).pathname;
+const root = new URL("..", import.meta.url).pathname;
+
+/** One server under test. */
+interface Target {
+  /** Row name in the table. */
+  name: string;
+  /** argv; "{port}" is replaced with `port`. Run from the repository root. */
+  command: string[];
+  /** Port it listens on (127.0.0.1). */
+  port: number;
+  /** False if it cannot hold a keep-alive connection (skips the RSS row). */
+  keepAlive?: boolean;
+}
+
+const DENO_RUN = [DENO, "run", "--allow-net", "--allow-read", "--allow-env"];
+
+const TARGETS: Target[] = [
+  {
+    name: "simple_server (this)",
+    command: [...DENO_RUN, `${here}wsgi_hello.ts`, "{port}"],
+    port: 8301,
+  },
+  {
+    name: "Deno.serve",
+    command: [...DENO_RUN, `${here}deno_serve_hello.ts`, "{port}"],
+    port: 8302,
+  },
+  {
+    name: "Python wsgiref",
+    command: ["python3", `${here}python_wsgiref_hello.py`, "{port}"],
+    port: 8303,
+    keepAlive: false,
+  },
+];
+
+/** One wrk load. */
+interface Scenario {
+  name: string;
+  wrk: string[];
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: "keep-alive, 50 conns", wrk: ["-t2", "-c50"] },
+  {
+    name: "Connection: close, 10 conns",
+    wrk: ["-t2", "-c10", "-H", "Connection: close"],
+  },
+];
+
+// ---------------------------------------------------------------- options
+
+function option(name: string): string | undefined {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i === -1 ? undefined : Deno.args[i + 1];
+}
+const duration = Number(option("duration") ?? 10);
+const only = option("only")?.split(",");
+const skip = new Set(option("skip")?.split(",") ?? []);
+const targets = TARGETS.filter((t) =>
+  only === undefined || only.some((o) => t.name.includes(o))
+);
+
+// ---------------------------------------------------------------- helpers
+
+async function run(cmd: string[]): Promise<{ code: number; out: string }> {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) +
+    new TextDecoder().decode(out.stderr);
+  return { code: out.code, out: text };
+}
+
+async function waitForPort(port: number, ms = 20000): Promise<void> {
+  const until = Date.now() + ms;
+  while (true) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function rssKiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+interface WrkResult {
+  rps: number;
+  errors: string;
+}
+
+async function wrk(port: number, args: string[], secs: number) {
+  const { code, out } = await run([
+    "wrk",
+    ...args,
+    `-d${secs}s`,
+    `http://127.0.0.1:${port}/`,
+  ]);
+  if (code !== 0) throw new Error(`wrk failed:\n${out}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const errs: string[] = [];
+  const sock = /Socket errors: (.*)/.exec(out);
+  if (sock) errs.push(sock[1]);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (non2xx) errs.push(`non-2xx ${non2xx[1]}`);
+  return { rps, errors: errs.join("; ") } satisfies WrkResult;
+}
+
+/** Downloads /file with curl; returns GB/s (10^9 bytes per second). */
+async function download(port: number, size: number): Promise<number> {
+  let best = 0;
+  for (let i = 0; i < 3; i++) {
+    const { code, out } = await run([
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{size_download} %{time_total}",
+      `http://127.0.0.1:${port}/file`,
+    ]);
+    const [got, secs] = out.trim().split(" ").map(Number);
+    if (code !== 0 || got !== size) {
+      throw new Error(`download: curl exit ${code}, ${got} of ${size} bytes`);
+    }
+    best = Math.max(best, size / secs / 1e9);
+  }
+  return best;
+}
+
+/** Opens `n` keep-alive connections, one request each, and keeps them idle. */
+async function idleConnections(port: number, n: number) {
+  const conns: Deno.Conn[] = [];
+  const req = new TextEncoder().encode(
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+  );
+  const buf = new Uint8Array(4096);
+  for (let i = 0; i < n; i++) {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    conns.push(c);
+    await c.write(req);
+    let text = "";
+    while (!text.includes("Hello world!")) {
+      const k = await c.read(buf);
+      if (k === null) throw new Error("connection closed by the server");
+      text += new TextDecoder().decode(buf.subarray(0, k));
+    }
+  }
+  return conns;
+}
+
+const fmt = (x: number, digits = 0) =>
+  Number.isFinite(x)
+    ? x.toLocaleString("en-US", {
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits,
+    })
+    : "n/a";
+
+// ---------------------------------------------------------------- main
+
+if ((await run(["sh", "-c", "command -v wrk"])).code !== 0) {
+  console.error("wrk is not installed (apt-get install wrk)");
+  Deno.exit(1);
+}
+
+const FILE_SIZE = 1 << 30;
+const bigFile = await Deno.makeTempFile({ prefix: "wsgiref-bench-" });
+if (!skip.has("file")) {
+  const block = new Uint8Array(1 << 20);
+  crypto.getRandomValues(block.subarray(0, 65536));
+  for (let i = 65536; i < block.length; i *= 2) block.copyWithin(i, 0, i);
+  using f = await Deno.open(bigFile, { write: true });
+  for (let i = 0; i < FILE_SIZE / block.length; i++) {
+    let off = 0;
+    while (off < block.length) off += await f.write(block.subarray(off));
+  }
+}
+
+const procs: { target: Target; child: Deno.ChildProcess }[] = [];
+for (const target of targets) {
+  const child = new Deno.Command(target.command[0], {
+    args: target.command.slice(1).map((a) =>
+      a.replace("{port}", String(target.port))
+    ),
+    cwd: root,
+    env: { BENCH_FILE: bigFile },
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  procs.push({ target, child });
+}
+
+interface Row {
+  rps: number[];
+  errors: string[];
+  gbps?: number;
+  rssIdle?: number;
+  rss1000?: number;
+}
+const rows = new Map<string, Row>();
+
+try {
+  for (const { target } of procs) await waitForPort(target.port);
+  console.error(
+    `targets up: ${targets.map((t) => `${t.name} :${t.port}`).join(", ")}`,
+  );
+
+  for (const { target, child } of procs) {
+    const row: Row = { rps: [], errors: [] };
+    rows.set(target.name, row);
+    for (const sc of SCENARIOS) {
+      await wrk(target.port, sc.wrk, 2); // warm-up
+      const r = await wrk(target.port, sc.wrk, duration);
+      console.error(`${target.name} | ${sc.name}: ${fmt(r.rps)} req/s`);
+      row.rps.push(r.rps);
+      row.errors.push(r.errors);
+    }
+    if (!skip.has("file")) {
+      row.gbps = await download(target.port, FILE_SIZE);
+      console.error(
+        `${target.name} | 1 GiB download: ${fmt(row.gbps, 2)} GB/s`,
+      );
+    }
+    if (!skip.has("rss") && target.keepAlive !== false) {
+      row.rssIdle = rssKiB(child.pid);
+      const conns = await idleConnections(target.port, 1000);
+      await new Promise((r) => setTimeout(r, 500));
+      row.rss1000 = rssKiB(child.pid);
+      for (const c of conns) c.close();
+      console.error(
+        `${target.name} | RSS ${fmt(row.rssIdle / 1024, 1)} MiB idle, ` +
+          `${fmt(row.rss1000 / 1024, 1)} MiB with 1,000 keep-alive conns`,
+      );
+    }
+  }
+} finally {
+  for (const { child } of procs) {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+  }
+  await Deno.remove(bigFile);
+}
+
+// ---------------------------------------------------------------- table
+
+const base = (name: string, i: number) => rows.get(name)?.rps[i] ?? NaN;
+const head = ["server"];
+for (const sc of SCENARIOS) {
+  head.push(`${sc.name} (req/s)`, "vs Deno.serve", "vs wsgiref");
+}
+head.push("1 GiB FileWrapper (GB/s)", "RSS idle / 1,000 keep-alive (MiB)");
+const lines = [
+  `| ${head.join(" | ")} |`,
+  `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+];
+for (const [name, row] of rows) {
+  const cells = [name];
+  SCENARIOS.forEach((_, i) => {
+    cells.push(
+      fmt(row.rps[i]),
+      `${fmt(row.rps[i] / base("Deno.serve", i), 2)}×`,
+      `${fmt(row.rps[i] / base("Python wsgiref", i), 1)}×`,
+    );
+  });
+  cells.push(row.gbps === undefined ? "—" : fmt(row.gbps, 2));
+  cells.push(
+    row.rss1000 === undefined
+      ? "—"
+      : `${fmt(row.rssIdle! / 1024, 1)} / ${fmt(row.rss1000 / 1024, 1)}`,
+  );
+  lines.push(`| ${cells.join(" | ")} |`);
+}
+const errors = [...rows].flatMap(([name, row]) =>
+  row.errors.map((e, i) => e ? `- ${name}, ${SCENARIOS[i].name}: ${e}` : "")
+    .filter(Boolean)
+);
+const cpu = /model name\s*:\s*(.*)/.exec(
+  Deno.readTextFileSync("/proc/cpuinfo"),
+)?.[1];
+const report = [
+  `wrk -t2, ${duration} s per run (after a 2 s warm-up), hello world ` +
+  `(12-byte body), 127.0.0.1; Deno ${Deno.version.deno}, ` +
+  `${navigator.hardwareConcurrency} cores (${cpu ?? "unknown CPU"}).`,
+  "",
+  ...lines,
+  ...(errors.length ? ["", "wrk errors:", ...errors] : []),
+  "",
+].join("\n");
+
+console.log(report);
+await Deno.mkdir(`${here}results`, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+await Deno.writeTextFile(`${here}results/${stamp}.md`, report);
+await Deno.writeTextFile(`${here}results/latest.md`, report);
+console.error(`written to bench/results/${stamp}.md`);

@@ -1,0 +1,20 @@
+// wsgiref's hello world, served by makeServer:
+//
+//   deno run --allow-net examples/hello.ts
+import { makeServer } from "../simple_server.ts";
+import type { WSGIApplication } from "../types.ts";
+
+const helloWorldApp: WSGIApplication = (_environ, startResponse) => {
+  const status = "200 OK"; // HTTP Status
+  const headers: [string, string][] = [
+    ["Content-type", "text/plain; charset=utf-8"], // HTTP Headers
+  ];
+  startResponse(status, headers);
+  // The returned object is going to be printed
+  return [new TextEncoder().encode("Hello World")];
+};
+
+await using httpd = makeServer("", 8000, helloWorldApp);
+console.log("Serving on port 8000...");
+// Serve until process is killed
+await httpd.serveForever();

@@ -1,0 +1,1332 @@
+/**
+ * A simple HTTP server for WSGI applications, as Python's
+ * `wsgiref.simple_server`: {@linkcode makeServer}, {@linkcode WSGIServer},
+ * {@linkcode WSGIRequestHandler} and {@linkcode demoApp}.
+ *
+ * Built on raw `Deno.listen` TCP, it answers an HTTP/1.0 request byte for
+ * byte as wsgiref does, and goes past wsgiref for HTTP/1.1 clients:
+ * persistent connections, pipelining, chunked bodies both ways, `HEAD`,
+ * `Expect: 100-continue`, and many connections at once.
+ *
+ * From the command line:
+ *
+ * ```sh
+ * deno run --allow-net simple_server.ts                  # demoApp on port 8000
+ * deno run -A simple_server.ts ./app.ts[:name] [--host H] [--port P]
+ * ```
+ *
+ * @example Serving an app
+ * ```ts
+ * import { makeServer } from "@wsgiref/wsgiref/simple_server";
+ * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ *
+ * const app: WSGIApplication = (_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode("Hello world!")];
+ * };
+ *
+ * await using server = makeServer("127.0.0.1", 0, app, { logRequests: false });
+ * const served = server.serveForever();
+ * const res = await fetch(`http://127.0.0.1:${server.port}/`);
+ * console.log(await res.text()); // "Hello world!"
+ * await server.shutdown();
+ * await served;
+ * ```
+ *
+ * @module
+ */
+
+import { SimpleHandler } from "./handlers.ts";
+import { BytesIO, FileWrapper } from "./util.ts";
+import type {
+  ErrorStream,
+  FileLike,
+  FileWrapperFactory,
+  ResponseBody,
+  StartResponse,
+  WSGIApplication,
+  WSGIEnvironment,
+} from "./types.ts";
+
+export type {
+  ErrorStream,
+  FileLike,
+  FileWrapperFactory,
+  InputStream,
+  ResponseBody,
+  ResponseChunks,
+  StartResponse,
+  WriteFn,
+  WSGIApplication,
+  WSGIEnvironment,
+} from "./types.ts";
+export type { FileWrapper } from "./util.ts";
+import {
+  ChunkedDecoder,
+  CONTINUE_RESPONSE,
+  DEFAULT_HEAD_LIMITS,
+  errorResponse,
+  HeadParser,
+  HTTPError,
+  type RequestHead,
+} from "./_http.ts";
+import { httpDate } from "./_date.ts";
+import { repr } from "./_repr.ts";
+import { Framing, ResponseWriter, writeAll } from "./_server_conn.ts";
+import {
+  BatchedWriter,
+  escapeControl,
+  logDateTimeString,
+} from "./_server_log.ts";
+
+/** wsgiref's `simple_server.__version__`. */
+const VERSION = "0.2";
+/** `server_version`: the `SERVER_SOFTWARE` of the environ. */
+const SERVER_VERSION = `WSGIServer/${VERSION}`;
+/** `sys_version`. */
+const SYS_VERSION = `Deno/${Deno.version.deno}`;
+/** `software_version`: the `Server:` header. */
+const SOFTWARE_VERSION = `${SERVER_VERSION} ${SYS_VERSION}`;
+
+const EMPTY = new Uint8Array(0);
+const INITIAL_BUFFER = 16 * 1024;
+const FILE_BLOCK = 256 * 1024;
+
+/**
+ * Options of {@linkcode makeServer} and {@linkcode WSGIServer}.
+ *
+ * @example
+ * ```ts
+ * import type { ServerOptions } from "@wsgiref/wsgiref/simple_server";
+ *
+ * const options: ServerOptions = {
+ *   maxRequestBody: 1024 * 1024,
+ *   keepAliveTimeout: 2000,
+ *   logRequests: false,
+ * };
+ * ```
+ */
+export interface ServerOptions {
+  /** Largest request body in bytes; past it, 413 before the body is read. Default 10 MiB. */
+  maxRequestBody?: number;
+  /** Milliseconds a client may take to send a whole request head (and between reads of a body); then the connection is dropped. Default 30 000. */
+  headerTimeout?: number;
+  /** Milliseconds an idle persistent connection is kept. Default 5 000. */
+  keepAliveTimeout?: number;
+  /** One access-log line per request on stderr, as wsgiref writes it. Default `true`. */
+  logRequests?: boolean;
+  /** The class that serves each connection. Default {@linkcode WSGIRequestHandler}. */
+  handlerClass?: typeof WSGIRequestHandler;
+  /** Most connections served at once; more wait in the listen backlog. Default 10 000. */
+  maxConnections?: number;
+  /** Longest request line in bytes; past it, 414. Default 65 536 (wsgiref's). */
+  maxRequestLine?: number;
+  /** Largest header section in bytes; past it, 431. Default 65 536. */
+  maxHeaderBytes?: number;
+  /** Most header fields; past it, 431. Default 100 (http.server's). */
+  maxHeaders?: number;
+  /**
+   * Variables put in every environ under the CGI variables. wsgiref copies
+   * the whole process environment there (`BaseHandler.os_environ`); this
+   * server does not unless asked, e.g. `osEnviron: Deno.env.toObject()`:
+   * `demoApp` would show it to every client. Default `{}`.
+   */
+  osEnviron?: Readonly<Record<string, string>>;
+}
+
+function resolveOptions(options: ServerOptions): Required<ServerOptions> {
+  const positive = (name: keyof ServerOptions, fallback: number): number => {
+    const v = options[name] ?? fallback;
+    if (typeof v !== "number" || !(v > 0)) {
+      throw new RangeError(
+        `makeServer option ${name} must be a positive number, got ${String(v)}`,
+      );
+    }
+    return v;
+  };
+  const handlerClass = options.handlerClass ?? WSGIRequestHandler;
+  if (
+    typeof handlerClass !== "function" ||
+    !(handlerClass === WSGIRequestHandler ||
+      handlerClass.prototype instanceof WSGIRequestHandler)
+  ) {
+    throw new TypeError(
+      "makeServer option handlerClass must be WSGIRequestHandler or a subclass",
+    );
+  }
+  return {
+    maxRequestBody: positive("maxRequestBody", 10 * 1024 * 1024),
+    headerTimeout: positive("headerTimeout", 30_000),
+    keepAliveTimeout: positive("keepAliveTimeout", 5_000),
+    logRequests: options.logRequests ?? true,
+    handlerClass,
+    maxConnections: positive("maxConnections", 10_000),
+    maxRequestLine: positive(
+      "maxRequestLine",
+      DEFAULT_HEAD_LIMITS.maxRequestLine,
+    ),
+    maxHeaderBytes: positive(
+      "maxHeaderBytes",
+      DEFAULT_HEAD_LIMITS.maxHeaderBytes,
+    ),
+    maxHeaders: positive("maxHeaders", DEFAULT_HEAD_LIMITS.maxHeaders),
+    osEnviron: options.osEnviron ?? {},
+  };
+}
+
+/** Python's `socket.getfqdn(host)`, without a DNS lookup. */
+function serverNameFor(host: string): string {
+  if (host === "" || host === "0.0.0.0" || host === "::") {
+    try {
+      if (
+        Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state ===
+          "granted"
+      ) return Deno.hostname();
+    } catch { /* fall through */ }
+    return host === "" ? "0.0.0.0" : host;
+  }
+  if (host === "127.0.0.1" || host === "::1") return "localhost";
+  return host;
+}
+
+/**
+ * An HTTP server for one WSGI application, as wsgiref's `WSGIServer`:
+ * listening from construction, serving with
+ * {@linkcode WSGIServer.serveForever} or one request at a time with
+ * {@linkcode WSGIServer.handleRequest}. Usually made by
+ * {@linkcode makeServer}.
+ *
+ * @example
+ * ```ts
+ * import { demoApp, WSGIServer } from "@wsgiref/wsgiref/simple_server";
+ *
+ * const server = new WSGIServer({ hostname: "127.0.0.1", port: 0 });
+ * server.setApp(demoApp);
+ * console.log(server.port > 0); // true
+ * server.close();
+ * ```
+ */
+export class WSGIServer implements AsyncDisposable {
+  /** The listening socket. */
+  readonly listener: Deno.TcpListener;
+  /** The options, defaults filled in. */
+  readonly options: Readonly<Required<ServerOptions>>;
+  /** The host name in `SERVER_NAME` (Python's `server_name`). */
+  serverName: string;
+  /** The port in `SERVER_PORT` (Python's `server_port`). */
+  serverPort: number;
+  /** The CGI variables common to every request (Python's `base_environ`). */
+  baseEnviron: WSGIEnvironment = {};
+  /** The application (Python's `application`). */
+  application: WSGIApplication | undefined = undefined;
+  /** Where the server's log lines go by default: stderr, written in order and in batches. */
+  readonly errors: ErrorStream = new BatchedWriter();
+
+  #handlers = new Set<WSGIRequestHandler>();
+  #shuttingDown = false;
+  #closed = false;
+  #serving: Promise<void> | undefined;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #users = 0;
+  #slotWaiter: (() => void) | undefined;
+  #drainWaiter: (() => void) | undefined;
+
+  /**
+   * Listens on `address` (`hostname` `""` means every interface; port `0`
+   * picks a free port).
+   *
+   * @param address where to listen
+   * @param options limits, timeouts, logging and the handler class
+   */
+  constructor(
+    address: { hostname?: string; port: number },
+    options: ServerOptions = {},
+  ) {
+    this.options = Object.freeze(resolveOptions(options));
+    const host = address.hostname ?? "";
+    this.listener = Deno.listen({
+      hostname: host === "" ? "0.0.0.0" : host,
+      port: address.port,
+      transport: "tcp",
+    });
+    this.serverName = serverNameFor(host);
+    this.serverPort = this.listener.addr.port;
+    this.setupEnviron();
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return this.listener.addr.port;
+  }
+
+  /** The address listened on. */
+  get addr(): Deno.NetAddr {
+    return this.listener.addr;
+  }
+
+  /** True once {@linkcode WSGIServer.shutdown} or {@linkcode WSGIServer.close} was called. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** Sets {@linkcode WSGIServer.baseEnviron}, as wsgiref's `setup_environ`. */
+  setupEnviron(): void {
+    this.baseEnviron = {
+      SERVER_NAME: this.serverName,
+      GATEWAY_INTERFACE: "CGI/1.1",
+      SERVER_PORT: String(this.serverPort),
+      REMOTE_HOST: "",
+      CONTENT_LENGTH: "",
+      SCRIPT_NAME: "",
+    };
+  }
+
+  /** The application served. */
+  getApp(): WSGIApplication | undefined {
+    return this.application;
+  }
+
+  /** Sets the application served. */
+  setApp(application: WSGIApplication): void {
+    this.application = application;
+  }
+
+  /**
+   * Accepts and serves connections until {@linkcode WSGIServer.shutdown}
+   * (or {@linkcode WSGIServer.close}); resolves once every connection is
+   * closed. Each connection runs on its own; the accept loop never waits
+   * for a request.
+   */
+  serveForever(): Promise<void> {
+    if (this.#serving) {
+      return Promise.reject(new Error("serveForever() is already running"));
+    }
+    const p = this.#acceptLoop();
+    this.#serving = p;
+    return p;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    this.#startSweeper();
+    try {
+      while (!this.#shuttingDown) {
+        if (this.#handlers.size >= this.options.maxConnections) {
+          await new Promise<void>((r) => (this.#slotWaiter = r));
+          this.#slotWaiter = undefined;
+          continue;
+        }
+        let conn: Deno.TcpConn;
+        try {
+          conn = await this.listener.accept();
+        } catch (e) {
+          if (this.#shuttingDown || e instanceof Deno.errors.BadResource) break;
+          // Out of file descriptors and the like: wait, then go on.
+          this.errors.write(`accept() failed: ${e}\n`);
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        this.#serve(conn, false);
+      }
+    } finally {
+      await this.#drain();
+      this.#stopSweeper();
+      this.#serving = undefined;
+    }
+  }
+
+  /**
+   * Accepts one connection, serves exactly one request on it, and closes
+   * it, as wsgiref's `handle_request()`.
+   */
+  async handleRequest(): Promise<void> {
+    const conn = await this.listener.accept();
+    this.#startSweeper();
+    try {
+      await this.#serve(conn, true);
+    } finally {
+      this.#stopSweeper();
+    }
+  }
+
+  /** Runs a handler for `conn`; resolves when the connection is closed. */
+  #serve(conn: Deno.TcpConn, oneRequest: boolean): Promise<void> {
+    const addr = conn.remoteAddr;
+    const handler = new this.options.handlerClass(
+      conn,
+      [addr.hostname, addr.port],
+      this,
+    );
+    if (oneRequest) handler.closeConnection = true;
+    this.#handlers.add(handler);
+    return handler.handle().finally(() => this.#release(handler));
+  }
+
+  #release(handler: WSGIRequestHandler): void {
+    this.#handlers.delete(handler);
+    this.#slotWaiter?.();
+    if (this.#handlers.size === 0) this.#drainWaiter?.();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#handlers.size > 0) {
+      await new Promise<void>((r) => (this.#drainWaiter = r));
+      this.#drainWaiter = undefined;
+    }
+  }
+
+  #startSweeper(): void {
+    if (this.#users++ > 0) return;
+    const { headerTimeout, keepAliveTimeout } = this.options;
+    const every = Math.min(
+      1000,
+      Math.max(10, Math.min(headerTimeout, keepAliveTimeout) / 10),
+    );
+    this.#sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const h of this.#handlers) {
+        if (h.deadline <= now) h.timedOut();
+      }
+    }, every);
+  }
+
+  #stopSweeper(): void {
+    if (--this.#users > 0) return;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /**
+   * Stops serving gracefully: stops accepting, closes idle persistent
+   * connections, lets requests in flight finish (their connections close
+   * after the response), and resolves once
+   * {@linkcode WSGIServer.serveForever} has returned.
+   */
+  async shutdown(): Promise<void> {
+    if (!this.#shuttingDown) {
+      this.#shuttingDown = true;
+      this.#closeListener();
+      for (const h of this.#handlers) {
+        if (h.idle) h.abort();
+      }
+      this.#slotWaiter?.();
+    }
+    if (this.#serving) await this.#serving.catch(() => {});
+    await this.#drain();
+    this.errors.flush();
+  }
+
+  #closeListener(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.listener.close();
+    } catch { /* already closed */ }
+  }
+
+  /**
+   * Releases the listener at once, as wsgiref's `server_close()`, and drops
+   * every open connection (in flight or not). Use
+   * {@linkcode WSGIServer.shutdown} first to finish requests in flight.
+   */
+  close(): void {
+    this.#shuttingDown = true;
+    this.#closeListener();
+    for (const h of this.#handlers) h.abort();
+    this.#slotWaiter?.();
+    this.errors.flush();
+  }
+
+  /** Shuts down gracefully, then closes: `await using server = makeServer(…)`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+    this.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The environ
+
+const keyCache = new Map<string, [string, string]>();
+
+/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`, cached. */
+function envKeys(name: string): [string, string] {
+  let keys = keyCache.get(name);
+  if (keys === undefined) {
+    const k = name.replaceAll("-", "_").toUpperCase();
+    keys = [k, "HTTP_" + k];
+    if (keyCache.size < 1024) keyCache.set(name, keys);
+  }
+  return keys;
+}
+
+/** Python's `str.isspace()` for a code unit 0-255. */
+function isPySpace(c: number): boolean {
+  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c === 0x85 ||
+    c === 0xa0;
+}
+
+/** Python's `str.strip()` for a native string. */
+function pyStrip(v: string): string {
+  const n = v.length;
+  if (
+    n === 0 || (!isPySpace(v.charCodeAt(0)) && !isPySpace(v.charCodeAt(n - 1)))
+  ) {
+    return v;
+  }
+  let i = 0;
+  let j = n;
+  while (i < j && isPySpace(v.charCodeAt(i))) i++;
+  while (j > i && isPySpace(v.charCodeAt(j - 1))) j--;
+  return v.slice(i, j);
+}
+
+const HEXVAL = (c: number): number =>
+  c >= 48 && c <= 57
+    ? c - 48
+    : c >= 65 && c <= 70
+    ? c - 55
+    : c >= 97 && c <= 102
+    ? c - 87
+    : -1;
+
+/** `urllib.parse.unquote(s, "iso-8859-1")`: each valid `%XX` becomes one code unit. */
+function unquoteLatin1(s: string): string {
+  let i = s.indexOf("%");
+  if (i === -1) return s;
+  let out = s.slice(0, i);
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c === 37 && i + 2 < s.length) {
+      const h = HEXVAL(s.charCodeAt(i + 1));
+      const l = HEXVAL(s.charCodeAt(i + 2));
+      if (h >= 0 && l >= 0) {
+        out += String.fromCharCode(h * 16 + l);
+        i += 3;
+        continue;
+      }
+    }
+    out += s[i++];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The per-request handler
+
+type FileWrapperClass = new (
+  filelike: FileLike | Deno.FsFile,
+  blksize?: number,
+) => FileWrapper;
+
+const defaultFactory: FileWrapperFactory = (filelike, blksize) =>
+  new FileWrapper(filelike, blksize);
+const factories = new WeakMap<FileWrapperClass, FileWrapperFactory>();
+
+/** The `wsgi.file_wrapper` callable for a wrapper class, made once per class. */
+function fileWrapperFactory(cls: FileWrapperClass): FileWrapperFactory {
+  if (cls === FileWrapper) return defaultFactory;
+  let f = factories.get(cls);
+  if (f === undefined) {
+    f = (filelike, blksize) => new cls(filelike, blksize);
+    factories.set(cls, f);
+  }
+  return f;
+}
+
+/**
+ * The handler that runs the app for one request, as wsgiref's
+ * `ServerHandler`: a {@linkcode SimpleHandler} writing to the connection,
+ * with the HTTP/1.1 framing (keep-alive, chunked, HEAD) added.
+ */
+class ServerHandler extends SimpleHandler {
+  override serverSoftware: string | undefined = SOFTWARE_VERSION;
+  /** The connection's handler (wsgiref's `request_handler` back-pointer). */
+  readonly requestHandler: WSGIRequestHandler;
+  readonly writer: ResponseWriter;
+  /** True once the response ended normally (close() was reached). */
+  completed = false;
+  #framing: Framing = Framing.Plain;
+
+  constructor(
+    body: Uint8Array,
+    writer: ResponseWriter,
+    requestHandler: WSGIRequestHandler,
+    environ: WSGIEnvironment,
+    http11: boolean,
+  ) {
+    super(
+      new BytesIO(body),
+      writer,
+      requestHandler.getStderr(),
+      environ,
+      { multithread: true, multiprocess: false },
+    );
+    this.writer = writer;
+    this.requestHandler = requestHandler;
+    this.httpVersion = http11 ? "1.1" : "1.0";
+  }
+
+  /**
+   * Completes the environ from {@linkcode WSGIRequestHandler.getEnviron} in
+   * place, as `BaseHandler.setupEnviron` does on a copy: `osEnviron` (the
+   * server's `osEnviron` option) under the CGI variables, then the `wsgi.*`
+   * keys.
+   */
+  override setupEnviron(): void {
+    const cgi = this.baseEnv;
+    let env = cgi;
+    const os = this.requestHandler.server.options.osEnviron;
+    for (const _ in os) {
+      env = Object.assign({}, os, cgi);
+      break;
+    }
+    this.environ = env;
+    env["wsgi.input"] = this.stdin;
+    env["wsgi.errors"] = this.stderr;
+    env["wsgi.version"] = this.wsgiVersion;
+    env["wsgi.run_once"] = this.wsgiRunOnce;
+    env["wsgi.url_scheme"] = this.getScheme();
+    env["wsgi.multithread"] = this.wsgiMultithread;
+    env["wsgi.multiprocess"] = this.wsgiMultiprocess;
+    if (this.wsgiFileWrapper !== undefined) {
+      env["wsgi.file_wrapper"] = fileWrapperFactory(this.wsgiFileWrapper);
+    }
+  }
+
+  /**
+   * After wsgiref's cleanup (Content-Length for a one-block body): choose
+   * the framing, and say whether the connection stays open.
+   */
+  override cleanupHeaders(): void {
+    super.cleanupHeaders();
+    const headers = this.headers!;
+    const rh = this.requestHandler;
+    const status = this.status!;
+    const code = (status.charCodeAt(0) - 48) * 100 +
+      (status.charCodeAt(1) - 48) * 10 + (status.charCodeAt(2) - 48);
+    let keepAlive = !rh.closeConnection && !rh.server.shuttingDown;
+    const http11 = this.httpVersion === "1.1";
+    this.writer.remaining = -1;
+    if (rh.command === "HEAD" || code < 200 || code === 204 || code === 304) {
+      this.#framing = Framing.Discard;
+    } else {
+      const cl = headers.get("Content-Length");
+      if (cl !== undefined) {
+        this.#framing = Framing.Plain;
+        if (/^[0-9]{1,15}$/.test(cl)) this.writer.remaining = Number(cl);
+        else keepAlive = false;
+      } else if (http11) {
+        headers.set("Transfer-Encoding", "chunked");
+        this.#framing = Framing.Chunked;
+      } else {
+        this.#framing = Framing.Plain; // ends when the connection closes
+        keepAlive = false;
+      }
+    }
+    if (http11) {
+      if (!keepAlive) headers.set("Connection", "close");
+    } else if (keepAlive) {
+      headers.set("Connection", "keep-alive");
+    }
+    rh.closeConnection = !keepAlive;
+  }
+
+  /** Writes the head, then switches the writer to the body's framing. */
+  override sendPreamble(): void | Promise<void> {
+    this.writer.framing = Framing.Head;
+    const r = super.sendPreamble();
+    this.writer.framing = this.#framing;
+    return r;
+  }
+
+  /** Streams a `FileWrapper` over a `Deno.FsFile` block by block. */
+  override sendfile(): boolean | Promise<boolean> {
+    const wrapper = this.result as FileWrapper;
+    const file = wrapper.filelike;
+    if (!(file instanceof Deno.FsFile)) return false;
+    return this.#sendFsFile(file, wrapper.blksize);
+  }
+
+  async #sendFsFile(file: Deno.FsFile, blksize: number): Promise<true> {
+    if (!this.headersSent) {
+      const r = this.sendHeaders();
+      if (r) await r;
+    }
+    const writer = this.writer;
+    if (writer.framing !== Framing.Discard) {
+      const size = Math.min(Math.max(blksize, FILE_BLOCK), 4 * 1024 * 1024);
+      let buf = new Uint8Array(size);
+      let spare = new Uint8Array(size);
+      // Read the next block while the current one is being written.
+      let n = await file.read(buf);
+      while (n !== null && n > 0) {
+        writer.queue(buf.subarray(0, n));
+        this.bytesSent += n;
+        const sending = writer.flush();
+        const next = file.read(spare);
+        if (sending) await sending;
+        n = await next;
+        [buf, spare] = [spare, buf];
+      }
+    }
+    const r = this.finishContent();
+    if (r) await r;
+    return true;
+  }
+
+  /** Ends a chunked body with the last chunk; else as wsgiref. */
+  override finishContent(): void | Promise<void> {
+    if (this.headersSent) {
+      if (this.writer.framing === Framing.Chunked) {
+        this.writer.endChunked();
+        return this.writer.flush();
+      }
+      return;
+    }
+    return super.finishContent();
+  }
+
+  /** Logs the request (as wsgiref's `ServerHandler.close`), then closes. */
+  override async close(): Promise<void> {
+    try {
+      if (this.status !== undefined) {
+        this.requestHandler.logRequest(
+          this.status.split(" ", 1)[0],
+          this.bytesSent,
+        );
+      }
+    } finally {
+      this.completed = true;
+      await super.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The per-connection request handler
+
+/**
+ * Serves one connection, as wsgiref's `WSGIRequestHandler` (a
+ * `BaseHTTPRequestHandler`): reads each request head and body, builds the
+ * environ ({@linkcode WSGIRequestHandler.getEnviron}), runs the app through
+ * a handler from `handlers.ts`, and logs the request. Subclass it and pass
+ * it as `handlerClass` to change the environ, the log or `wsgi.errors`.
+ *
+ * @example Logging somewhere else
+ * ```ts
+ * import { makeServer, WSGIRequestHandler } from "@wsgiref/wsgiref/simple_server";
+ * import { StringIO } from "@wsgiref/wsgiref/util";
+ * import type { ErrorStream } from "@wsgiref/wsgiref/types";
+ *
+ * const log = new StringIO();
+ * class QuietHandler extends WSGIRequestHandler {
+ *   override getStderr(): ErrorStream {
+ *     return log;
+ *   }
+ * }
+ * await using server = makeServer("127.0.0.1", 0, (_e, startResponse) => {
+ *   startResponse("204 No Content", []);
+ *   return [];
+ * }, { handlerClass: QuietHandler });
+ * ```
+ */
+export class WSGIRequestHandler {
+  /** `server_version`: `SERVER_SOFTWARE` in the environ. */
+  serverVersion: string = SERVER_VERSION;
+  /** `sys_version`, after the server version in the `Server:` header. */
+  sysVersion: string = SYS_VERSION;
+  /** The client's connection. */
+  readonly conn: Deno.Conn;
+  /** The client's address and port (Python's `client_address`). */
+  readonly clientAddress: [string, number];
+  /** The server. */
+  readonly server: WSGIServer;
+  /** The request's header fields in order, as received (Python's `headers`). */
+  headers: [string, string][] = [];
+  /** The request method (Python's `command`). */
+  command = "";
+  /** The request target, `//` at its start reduced to `/` (Python's `path`). */
+  path = "";
+  /** The request's version as sent, such as `"HTTP/1.1"` (Python's `request_version`). */
+  requestVersion = "";
+  /** True when the connection closes after the current response. */
+  closeConnection = false;
+  /** When the connection is dropped unless something happens (ms since the epoch). */
+  deadline: number = Infinity;
+  /** True while waiting for a new request with nothing of it received. */
+  idle = false;
+
+  #head: RequestHead | undefined;
+  #buf = new Uint8Array(INITIAL_BUFFER);
+  #start = 0;
+  #end = 0;
+  #parser: HeadParser;
+  #writer: ResponseWriter;
+  #requestline: string | undefined;
+  #aborted = false;
+  #headerTimedOut = false;
+
+  /**
+   * Prepares to serve `conn`; {@linkcode WSGIRequestHandler.handle} serves it.
+   *
+   * @param conn the accepted connection
+   * @param clientAddress the client's address and port
+   * @param server the server that accepted it
+   */
+  constructor(
+    conn: Deno.Conn,
+    clientAddress: [string, number],
+    server: WSGIServer,
+  ) {
+    this.conn = conn;
+    this.clientAddress = clientAddress;
+    this.server = server;
+    const o = server.options;
+    this.#parser = new HeadParser({
+      maxRequestLine: o.maxRequestLine,
+      maxHeaderBytes: o.maxHeaderBytes,
+      maxHeaders: o.maxHeaders,
+    });
+    this.#writer = new ResponseWriter(conn);
+  }
+
+  /** The request line as received (Python's `requestline`). */
+  get requestline(): string {
+    if (this.#requestline !== undefined) return this.#requestline;
+    const h = this.#head;
+    return h === undefined ? "" : `${h.method} ${h.target} ${h.version}`;
+  }
+
+  /**
+   * The CGI variables of the current request, as wsgiref's `get_environ`:
+   * the server's `baseEnviron`, then `SERVER_PROTOCOL`, `SERVER_SOFTWARE`,
+   * `REQUEST_METHOD`, `PATH_INFO` (percent-decoded, read as ISO-8859-1),
+   * `QUERY_STRING` (raw), `REMOTE_ADDR`, `CONTENT_TYPE` (`text/plain` when
+   * absent, as Python's `get_content_type()`), `CONTENT_LENGTH`, then one
+   * `HTTP_*` per header name (`-` read as `_`, repeats joined with `,`, a
+   * name that maps onto a variable already set skipped).
+   */
+  getEnviron(): WSGIEnvironment {
+    const head = this.#head!;
+    const path = this.path;
+    const q = path.indexOf("?");
+    const headers = head.headers;
+    let contentType: string | undefined;
+    for (let i = 0; i < headers.length; i++) {
+      const name = headers[i][0];
+      if (name.length === 12 && name.toLowerCase() === "content-type") {
+        contentType = headers[i][1];
+        break;
+      }
+    }
+    const base = this.server.baseEnviron;
+    // One object literal: V8 gives it a fixed shape at once, where adding
+    // twenty-odd keys one by one would turn it into a slow dictionary.
+    const env: WSGIEnvironment = {
+      SERVER_NAME: base.SERVER_NAME,
+      GATEWAY_INTERFACE: base.GATEWAY_INTERFACE,
+      SERVER_PORT: base.SERVER_PORT,
+      REMOTE_HOST: base.REMOTE_HOST,
+      CONTENT_LENGTH: head.contentLength >= 0
+        ? String(head.contentLength)
+        : base.CONTENT_LENGTH,
+      SCRIPT_NAME: base.SCRIPT_NAME,
+      SERVER_PROTOCOL: head.version,
+      SERVER_SOFTWARE: this.serverVersion,
+      REQUEST_METHOD: head.method,
+      PATH_INFO: unquoteLatin1(q === -1 ? path : path.slice(0, q)),
+      QUERY_STRING: q === -1 ? "" : path.slice(q + 1),
+      REMOTE_ADDR: this.clientAddress[0],
+      CONTENT_TYPE: contentType ?? "text/plain",
+    };
+    for (const k in base) {
+      // Variables a subclass or a user added to baseEnviron.
+      if (!(k in env)) env[k] = base[k];
+    }
+    for (let i = 0; i < headers.length; i++) {
+      const [k, hk] = envKeys(headers[i][0]);
+      if (k in env) continue; // CONTENT_TYPE, CONTENT_LENGTH, ...
+      const v = pyStrip(headers[i][1]);
+      const prev = env[hk];
+      env[hk] = prev === undefined ? v : prev + "," + v;
+    }
+    return env;
+  }
+
+  /** The `wsgi.errors` stream and the log's destination: the server's stderr writer. */
+  getStderr(): ErrorStream {
+    return this.server.errors;
+  }
+
+  /**
+   * Serves the connection: requests one after another (pipelined ones in
+   * order) until either side closes it; then closes it.
+   */
+  async handle(): Promise<void> {
+    try {
+      while (await this.handleOneRequest());
+    } catch (e) {
+      if (!this.#aborted && !isConnectionError(e)) {
+        this.logError(`error on the connection: ${e}`);
+      }
+    } finally {
+      if (this.#headerTimedOut) this.logError("Request timed out");
+      this.#closeConn();
+    }
+  }
+
+  /**
+   * Reads and answers one request. Resolves to true if the connection may
+   * carry another one.
+   */
+  async handleOneRequest(): Promise<boolean> {
+    // The head.
+    let head: RequestHead | null = null;
+    const parser = this.#parser;
+    let body: Uint8Array = EMPTY;
+    try {
+      if (this.#start < this.#end) {
+        head = parser.parse(this.#buf, this.#start, this.#end);
+      }
+      while (head === null) {
+        if (!(await this.#fill())) return false;
+        head = parser.parse(this.#buf, this.#start, this.#end);
+      }
+      this.deadline = Infinity;
+      this.#head = head;
+      this.headers = head.headers;
+      this.#requestline = undefined;
+      this.#start = head.end;
+      this.command = head.method;
+      this.requestVersion = head.version;
+      const target = head.target;
+      this.path = target.charCodeAt(0) === 47 && target.charCodeAt(1) === 47
+        ? "/" + target.replace(/^\/+/, "")
+        : target;
+      if (!head.keepAlive) this.closeConnection = true;
+
+      // The body.
+      if (head.chunked || head.contentLength > 0) {
+        const max = this.server.options.maxRequestBody;
+        if (head.contentLength > max) {
+          throw new HTTPError(
+            413,
+            `request body of ${head.contentLength} bytes is over the limit of ${max}`,
+          );
+        }
+        if (head.expectContinue && head.minor >= 1) {
+          await writeAll(this.conn, CONTINUE_RESPONSE);
+        }
+        const got = head.chunked
+          ? await this.#readChunked(max)
+          : await this.#readBody(head.contentLength);
+        if (got === null) return false;
+        body = got;
+      }
+    } catch (e) {
+      if (e instanceof HTTPError) {
+        await this.#refuse(e, head);
+        return false;
+      }
+      throw e;
+    }
+
+    // The app.
+    const writer = this.#writer;
+    writer.reset();
+    const environ = this.getEnviron();
+    if (head.chunked) environ.CONTENT_LENGTH = String(body.length);
+    const handler = new ServerHandler(
+      body,
+      writer,
+      this,
+      environ,
+      head.minor >= 1,
+    );
+    try {
+      await handler.run(this.server.application!);
+    } catch (e) {
+      // An error while handling an error: the handler gave up.
+      this.logError(`error while handling an error: ${e}`);
+      this.closeConnection = true;
+    }
+    const rest = writer.flush();
+    if (rest) await rest;
+    if (
+      !handler.completed || writer.overflow > 0 ||
+      (writer.framing === Framing.Plain && writer.remaining > 0)
+    ) {
+      this.closeConnection = true;
+    }
+    return !this.closeConnection && !this.server.shuttingDown;
+  }
+
+  /** Reads more bytes into the buffer; false at the end of the stream. */
+  async #fill(): Promise<boolean> {
+    let buf = this.#buf;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.server.shuttingDown) return false;
+      this.idle = true;
+      this.deadline = Date.now() + this.server.options.keepAliveTimeout;
+    } else if (this.#end === buf.length) {
+      if (this.#start > 0) {
+        buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      } else {
+        const o = this.server.options;
+        const max = o.maxRequestLine + o.maxHeaderBytes + 4096;
+        if (buf.length >= max) {
+          throw new HTTPError(431, "request head too large");
+        }
+        const bigger = new Uint8Array(Math.min(buf.length * 2, max));
+        bigger.set(buf.subarray(0, this.#end));
+        buf = this.#buf = bigger;
+      }
+    }
+    const wasIdle = this.idle;
+    const n = await this.conn.read(buf.subarray(this.#end));
+    this.idle = false;
+    if (n === null) return false;
+    if (wasIdle || this.deadline === Infinity) {
+      this.deadline = Date.now() + this.server.options.headerTimeout;
+    }
+    this.#end += n;
+    return true;
+  }
+
+  /** Reads a body of `length` bytes: what is buffered, then straight from the connection. */
+  async #readBody(length: number): Promise<Uint8Array | null> {
+    const body = new Uint8Array(length);
+    const have = Math.min(length, this.#end - this.#start);
+    body.set(this.#buf.subarray(this.#start, this.#start + have));
+    this.#start += have;
+    const timeout = this.server.options.headerTimeout;
+    for (let off = have; off < length;) {
+      this.deadline = Date.now() + timeout;
+      const n = await this.conn.read(body.subarray(off));
+      if (n === null) return null;
+      off += n;
+    }
+    this.deadline = Infinity;
+    return body;
+  }
+
+  /** Reads and decodes a chunked body. */
+  async #readChunked(max: number): Promise<Uint8Array | null> {
+    const o = this.server.options;
+    const decoder = new ChunkedDecoder(max, o.maxHeaderBytes);
+    const buf = this.#buf;
+    while (true) {
+      if (this.#start < this.#end) {
+        this.#start += decoder.feed(buf, this.#start, this.#end);
+        if (decoder.done) break;
+      }
+      this.#start = this.#end = 0;
+      this.deadline = Date.now() + o.headerTimeout;
+      const n = await this.conn.read(buf);
+      if (n === null) return null;
+      this.#end = n;
+    }
+    this.deadline = Infinity;
+    return decoder.body();
+  }
+
+  /** Answers a request that cannot be served (HTTPError), logs it; the connection then closes. */
+  async #refuse(e: HTTPError, head: RequestHead | null): Promise<void> {
+    this.closeConnection = true;
+    if (head === null) {
+      // Python logs the raw request line ('' for 414).
+      this.#head = undefined;
+      this.headers = [];
+      this.#requestline = e.status === 414 ? "" : this.#rawRequestLine();
+    }
+    // As the request's version when known (http.server always says 1.0).
+    const http11 = head !== null
+      ? head.minor >= 1
+      : this.#requestline!.endsWith(" HTTP/1.1");
+    const version = http11 ? "HTTP/1.1" : "HTTP/1.0";
+    this.logError(`code ${e.status}, message ${e.message}`);
+    this.logRequest(e.status);
+    const bytes = errorResponse(e.status, e.message, version, [
+      ["Server", `${this.serverVersion} ${this.sysVersion}`],
+      ["Date", httpDate()],
+    ]);
+    try {
+      await writeAll(this.conn, bytes);
+    } catch { /* the client is gone */ }
+  }
+
+  /** The first line in the buffer, without its line end, for the log. */
+  #rawRequestLine(): string {
+    const buf = this.#buf;
+    let i = this.#start;
+    while (i < this.#end && (buf[i] === 13 || buf[i] === 10)) i++;
+    const from = i;
+    const limit = Math.min(
+      this.#end,
+      from + this.server.options.maxRequestLine,
+    );
+    while (i < limit && buf[i] !== 10) i++;
+    let to = i;
+    if (to > from && buf[to - 1] === 13) to--;
+    let s = "";
+    for (let k = from; k < to; k++) s += String.fromCharCode(buf[k]);
+    return s;
+  }
+
+  /**
+   * Logs an answered request, as http.server's `log_request`:
+   * `"GET / HTTP/1.0" 200 13`. Nothing when `logRequests` is off.
+   */
+  logRequest(code: number | string = "-", size: number | string = "-"): void {
+    if (!this.server.options.logRequests) return;
+    this.logMessage(`"${this.requestline}" ${code} ${size}`);
+  }
+
+  /** Logs an error (http.server's `log_error`), through {@linkcode WSGIRequestHandler.logMessage}. */
+  logError(message: string): void {
+    if (!this.server.options.logRequests) return;
+    this.logMessage(message);
+  }
+
+  /**
+   * Writes one log line to {@linkcode WSGIRequestHandler.getStderr}, as
+   * http.server's `log_message`: `127.0.0.1 - - [20/Nov/2026 23:02:49] …`,
+   * control characters escaped.
+   */
+  logMessage(message: string): void {
+    this.getStderr().write(
+      `${this.addressString()} - - [${logDateTimeString()}] ${
+        escapeControl(message)
+      }\n`,
+    );
+  }
+
+  /** The client's address, for the log (no DNS lookup, as http.server). */
+  addressString(): string {
+    return this.clientAddress[0];
+  }
+
+  /** `server_version sys_version`: the `Server:` header. */
+  versionString(): string {
+    return `${this.serverVersion} ${this.sysVersion}`;
+  }
+
+  /** Called by the server when {@linkcode WSGIRequestHandler.deadline} passed: drops the connection. */
+  timedOut(): void {
+    if (!this.idle) this.#headerTimedOut = true;
+    this.abort();
+  }
+
+  /** Drops the connection at once (pending reads and writes fail). */
+  abort(): void {
+    this.#aborted = true;
+    this.deadline = Infinity;
+    this.#closeConn();
+  }
+
+  #closed = false;
+  #closeConn(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+function isConnectionError(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset ||
+    e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.ConnectionAborted ||
+    e instanceof Deno.errors.Interrupted ||
+    e instanceof Deno.errors.BadResource ||
+    e instanceof Deno.errors.UnexpectedEof ||
+    e instanceof Deno.errors.NotConnected;
+}
+
+/**
+ * Makes a server for `app` listening on `host` and `port`, as wsgiref's
+ * `make_server`. It listens when this returns; port `0` picks a free port,
+ * read back from `server.port`. `host` `""` listens on every interface.
+ *
+ * @example
+ * ```ts
+ * import { demoApp, makeServer } from "@wsgiref/wsgiref/simple_server";
+ *
+ * await using server = makeServer("127.0.0.1", 0, demoApp);
+ * console.log(`listening on port ${server.port}`);
+ * // await server.serveForever();
+ * ```
+ *
+ * @param host the address to listen on
+ * @param port the port (0: any free port)
+ * @param app the WSGI application
+ * @param options limits, timeouts, logging and the handler class
+ */
+export function makeServer(
+  host: string,
+  port: number,
+  app: WSGIApplication,
+  options: ServerOptions = {},
+): WSGIServer {
+  const server = new WSGIServer({ hostname: host, port }, options);
+  server.setApp(app);
+  return server;
+}
+
+/**
+ * wsgiref's `demo_app`: "Hello world!", then every environ variable,
+ * sorted, one `KEY = repr(value)` per line, as `text/plain; charset=utf-8`.
+ *
+ * @example
+ * ```ts
+ * import { demoApp } from "@wsgiref/wsgiref/simple_server";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
+ *
+ * const environ: WSGIEnvironment = {};
+ * setupTestingDefaults(environ);
+ * const [body] = demoApp(environ, () => () => {});
+ * console.log(new TextDecoder().decode(body).split("\n")[0]); // "Hello world!"
+ * ```
+ */
+export function demoApp(
+  environ: WSGIEnvironment,
+  startResponse: StartResponse,
+): Uint8Array[] & ResponseBody {
+  let out = "Hello world!\n\n";
+  for (const key of Object.keys(environ).sort()) {
+    out += `${key} = ${repr(environ[key])}\n`;
+  }
+  startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+  return [new TextEncoder().encode(out)];
+}
+
+// ---------------------------------------------------------------------------
+// The command line
+
+const USAGE =
+  `Usage: deno run --allow-net simple_server.ts [app.ts[:name]] [--host H] [--port P]
+
+Serves a WSGI application over HTTP, as python -m wsgiref.simple_server.
+Without a file, serves demoApp. With one, imports it (relative to the
+current directory) and serves its default export, or its export named "app",
+or the export given after ":". Ctrl-C shuts down gracefully.
+
+Options:
+  --host H   address to listen on (default: every interface, 0.0.0.0)
+  --port P   port to listen on (default: 8000; 0 picks a free port)
+  --help     show this help`;
+
+class UsageError extends Error {}
+
+/** Imports the app named by `spec` (`path[:name]`). */
+async function loadApp(spec: string): Promise<WSGIApplication> {
+  const m = /^(.+):([A-Za-z_$][\w$]*)$/.exec(spec);
+  const path = m ? m[1] : spec;
+  const name = m?.[2];
+  let url: string;
+  if (/^[a-z][a-z0-9+.-]+:/i.test(path)) {
+    url = path; // file:, https:, jsr:, npm: …
+  } else {
+    const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+    url = "file://" + abs.split("/").map(encodeURIComponent).join("/");
+  }
+  const mod = await import(url) as Record<string, unknown>;
+  const app = name !== undefined
+    ? mod[name]
+    : typeof mod.default === "function"
+    ? mod.default
+    : mod.app;
+  if (typeof app !== "function") {
+    throw new Error(
+      `${path} has no WSGI application: expected ${
+        name !== undefined
+          ? `an export named ${name}`
+          : "a default export or an export named app"
+      } (a function)`,
+    );
+  }
+  return app as WSGIApplication;
+}
+
+/** Parses the command line, serves until interrupted; returns the exit code. */
+async function main(args: string[]): Promise<number> {
+  let host = "";
+  let port = 8000;
+  let spec: string | undefined;
+  try {
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      const eq = arg.indexOf("=");
+      const flag = arg.startsWith("--") && eq !== -1 ? arg.slice(0, eq) : arg;
+      const value = () => {
+        if (eq !== -1 && arg.startsWith("--")) return arg.slice(eq + 1);
+        if (i + 1 >= args.length) throw new UsageError(`${arg} needs a value`);
+        return args[++i];
+      };
+      if (flag === "--help" || flag === "-h") {
+        console.log(USAGE);
+        return 0;
+      } else if (flag === "--host") {
+        host = value();
+      } else if (flag === "--port") {
+        const v = value();
+        port = Number(v);
+        if (!/^[0-9]{1,5}$/.test(v) || port > 65535) {
+          throw new UsageError(`invalid port ${JSON.stringify(v)}`);
+        }
+      } else if (arg.startsWith("-")) {
+        throw new UsageError(`unknown option ${arg}`);
+      } else if (spec === undefined) {
+        spec = arg;
+      } else {
+        throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}\n\n${USAGE}`);
+    return 2;
+  }
+
+  let app: WSGIApplication = demoApp;
+  let server: WSGIServer;
+  try {
+    if (spec !== undefined) app = await loadApp(spec);
+    server = makeServer(host, port, app);
+  } catch (e) {
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  const { hostname, port: bound } = server.addr;
+  console.log(`Serving HTTP on ${hostname} port ${bound} ...`);
+
+  let interrupts = 0;
+  const onSignal = () => {
+    if (interrupts++ === 0) {
+      console.error("\nKeyboard interrupt received, shutting down.");
+      server.shutdown();
+    } else {
+      server.close(); // a second Ctrl-C: drop the requests in flight
+    }
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    await server.serveForever();
+  } finally {
+    server.close();
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
