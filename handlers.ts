@@ -180,8 +180,9 @@ export type FileWrapperClass = new (
 
 const WSGI_VERSION: readonly [number, number] = Object.freeze([1, 0] as const);
 const EMPTY = new Uint8Array(0);
-const ERROR_BODY =
-  "A server error occurred.  Please contact the administrator.";
+const ERROR_BODY = new TextEncoder().encode(
+  "A server error occurred.  Please contact the administrator.",
+);
 
 const factories = new WeakMap<FileWrapperClass, FileWrapperFactory>();
 
@@ -326,7 +327,7 @@ export class BaseHandler {
   /** The headers of the error page. */
   errorHeaders: [string, string][] = [["Content-Type", "text/plain"]];
   /** The body of the error page. */
-  errorBody: Uint8Array = new TextEncoder().encode(ERROR_BODY);
+  errorBody: Uint8Array = ERROR_BODY.slice();
 
   // State (one request).
 
@@ -404,8 +405,10 @@ export class BaseHandler {
       try {
         await this.handleError(err);
       } catch (second) {
-        // An error while handling an error: give up, and let the server know.
+        // An error while handling an error: give up, and let the server
+        // know (unless the client just went away while it was being told).
         await this.close();
+        if (isClientDisconnect(second)) return;
         throw second;
       }
     }

@@ -801,6 +801,26 @@ Deno.test("close() is called exactly once on every path", async (t) => {
       assertEquals(c.n, 1);
     });
   }
+  await t.step("the client goes away during the error page", async () => {
+    const writer = {
+      write(_p: Uint8Array): number {
+        throw new Deno.errors.BrokenPipe("gone");
+      },
+    };
+    const stderr = new StringIO();
+    let closed = 0;
+    const h = new BaseCGIHandler(new BytesIO(), writer, stderr, {});
+    h.osEnviron = {};
+    await h.run((_e, s) => {
+      s("200 OK", []);
+      return Object.assign([42 as unknown as Uint8Array], {
+        close: () => void closed++,
+      });
+    });
+    assertEquals(closed, 1);
+    assertStringIncludes(stderr.getValue(), "AssertionError"); // the first error
+    assertEquals(h.result, undefined); // closed and reset
+  });
   await t.step("a close() that throws is reported", async () => {
     const h = new ErrorHandler();
     let calls = 0;
