@@ -3,6 +3,7 @@
  * an `Error` whose `name` is `"AssertionError"`.
  */
 export class AssertionError extends Error {
+  /** Makes an error with `message`; `options.cause` is kept. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "AssertionError";

@@ -23,3 +23,7 @@
 export * from "./types.ts";
 export * from "./util.ts";
 export * from "./headers.ts";
+export * from "./handlers.ts";
+export * from "./simple_server.ts";
+export * from "./validate.ts";
+export * from "./fetch.ts";
