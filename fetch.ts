@@ -212,43 +212,39 @@ function environKey(name: string): string {
   return key;
 }
 
-interface Target {
-  scheme: string;
-  host: string;
-  name: string;
-  port: string;
-  path: string;
-  query: string;
+/** `Headers.forEach` callback, `this` being the environ. */
+function addHeader(this: WSGIEnvironment, value: string, name: string): void {
+  if (name === "content-type") this.CONTENT_TYPE = value;
+  else if (name === "content-length") this.CONTENT_LENGTH = value;
+  else if (name !== "host") {
+    const key = environKey(name);
+    const prev = this[key];
+    this[key] = prev === undefined ? value : prev + "," + value;
+  }
 }
 
-/** Splits `request.url` without normalising it (no `new URL`). */
-function splitUrl(url: string): Target {
-  const colon = url.indexOf(":");
-  const scheme = url.slice(0, colon).toLowerCase();
-  let i = colon + 1;
-  let host = "";
-  if (url.startsWith("//", i)) {
-    const start = i + 2;
-    let end = start;
-    while (end < url.length) {
-      const c = url.charCodeAt(end);
-      if (c === 0x2f || c === 0x3f || c === 0x23) break; // / ? #
-      end++;
-    }
-    host = url.slice(start, end);
-    const at = host.lastIndexOf("@");
-    if (at !== -1) host = host.slice(at + 1);
-    i = end;
-  }
-  let hash = url.indexOf("#", i);
-  if (hash === -1) hash = url.length;
-  let q = url.indexOf("?", i);
-  if (q === -1 || q > hash) q = hash;
+/** The scheme and authority of a URL, parsed for the environ. */
+interface Origin {
+  /** `wsgi.url_scheme`. */
+  scheme: string;
+  /** `HTTP_HOST`: the authority without user info or a default port. */
+  host: string;
+  /** `SERVER_NAME`. */
+  name: string;
+  /** `SERVER_PORT`, defaulted by scheme. */
+  port: string;
+}
+
+function parseOrigin(origin: string): Origin {
+  const colon = origin.indexOf(":");
+  const scheme = origin.slice(0, colon).toLowerCase();
+  let host = origin.startsWith("//", colon + 1) ? origin.slice(colon + 3) : "";
+  const at = host.lastIndexOf("@");
+  if (at !== -1) host = host.slice(at + 1);
   let name = host;
   let port = "";
-  const bracket = host.lastIndexOf("]");
   const pc = host.lastIndexOf(":");
-  if (pc > bracket) {
+  if (pc > host.lastIndexOf("]")) {
     name = host.slice(0, pc);
     port = host.slice(pc + 1);
   }
@@ -256,17 +252,60 @@ function splitUrl(url: string): Target {
     port = scheme === "https" || scheme === "wss" ? "443" : "80";
     host = name;
   }
-  return {
-    scheme,
-    host,
-    name,
-    port,
-    path: url.slice(i, q),
-    query: q < hash ? url.slice(q + 1, hash) : "",
-  };
+  return { scheme, host, name, port };
+}
+
+// Requests to one server share their origin: the last one is kept parsed.
+let lastOrigin = "";
+let lastParsed: Origin = parseOrigin("http:");
+
+/** Where the path starts in `url` (after the scheme and authority). */
+function pathStart(url: string): number {
+  if (
+    lastOrigin && url.startsWith(lastOrigin) &&
+    (url.length === lastOrigin.length || isPathStart(url, lastOrigin.length))
+  ) {
+    return lastOrigin.length;
+  }
+  let i = url.indexOf(":") + 1;
+  if (url.startsWith("//", i)) {
+    i += 2;
+    while (i < url.length && !isPathStart(url, i)) i++;
+  }
+  return i;
+}
+
+function isPathStart(url: string, i: number): boolean {
+  const c = url.charCodeAt(i);
+  return c === 0x2f || c === 0x3f || c === 0x23; // / ? #
+}
+
+/** The scheme and authority of `url`, whose path starts at `at`. */
+function originOf(url: string, at: number): Origin {
+  if (at !== lastOrigin.length || !url.startsWith(lastOrigin)) {
+    lastOrigin = url.slice(0, at);
+    lastParsed = parseOrigin(lastOrigin);
+  }
+  return lastParsed;
 }
 
 // --- the exchange: one request's startResponse, write and body ----------
+
+/** `isHopByHop`, with a cheap length test first (this runs per header). */
+function hopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+    case 7:
+    case 8:
+    case 10:
+    case 17:
+    case 18:
+    case 19:
+      return isHopByHop(name);
+    default:
+      return false;
+  }
+}
 
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
 
@@ -324,6 +363,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   result: ResponseBody | null = null;
   iterator: AnyIterator | null = null;
   isAsync = false;
+  error: unknown = undefined;
   #closed = false;
 
   constructor(errors: ErrorStream, method: string, path: string) {
@@ -409,16 +449,27 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     else this.pending.push(data.slice());
   }
 
-  /** Calls the body's `close()` once, logging what it throws. */
-  async closeBody(): Promise<void> {
+  /**
+   * Calls the body's `close()` once, logging what it throws; returns a
+   * promise only when `close()` did.
+   */
+  closeBody(): Promise<void> | undefined {
     if (this.#closed) return;
     this.#closed = true;
     const result = this.result as { close?: unknown } | null;
     if (result === null || typeof result.close !== "function") return;
+    let ret: unknown;
     try {
-      await (result.close as () => unknown)();
+      ret = (result.close as () => unknown)();
     } catch (e) {
       this.log("the response body's close() failed", e);
+      return;
+    }
+    if (ret instanceof Promise) {
+      return ret.then(
+        () => {},
+        (e) => this.log("the response body's close() failed", e),
+      );
     }
   }
 
@@ -452,11 +503,14 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
       throw new AssertionError("start_response() was not called");
     }
     const code = +status.slice(0, 3);
-    const headers = new Headers();
-    for (const [name, value] of this.headers!) {
-      if (!isHopByHop(name)) headers.append(name, value);
+    let headers = this.headers!;
+    for (let i = 0; i < headers.length; i++) {
+      if (hopByHop(headers[i][0])) {
+        headers = headers.filter(([name]) => !hopByHop(name));
+        break;
+      }
     }
-    if (NULL_BODY_STATUS.has(code)) body = null;
+    if (body !== null && NULL_BODY_STATUS.has(code)) body = null;
     return new Response(body, {
       status: code,
       statusText: status.slice(4),
@@ -494,19 +548,52 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     });
   }
 
-  /** The response once the whole body is known. */
-  async complete(): Promise<Response> {
+  /**
+   * The response once the whole body is known; `null` if it cannot be
+   * built (then {@linkcode Exchange.fail} answers).
+   */
+  completeSync(): Response | null {
     let response: Response;
     try {
       response = this.response(
         concat(this.pending) as Uint8Array<ArrayBuffer> | null,
       );
     } catch (e) {
-      return await this.fail(e);
+      this.error = e;
+      return null;
     }
     this.ended = true;
     this.pending = [];
+    return response;
+  }
+
+  /** The response once the whole body is known, the body closed. */
+  async complete(): Promise<Response> {
+    const response = this.completeSync();
+    if (response === null) return await this.fail(this.error);
     await this.closeBody();
+    return response;
+  }
+
+  /**
+   * The fast path for an array body: everything is in memory, so the
+   * response is one block, built without awaiting. `null` when the array
+   * is broken or the response cannot be built: then
+   * {@linkcode Exchange.run} takes over (and reports it).
+   */
+  arrayResponse(result: unknown[]): Response | null {
+    this.result = result as ResponseBody;
+    const mark = this.pending.length;
+    for (let i = 0; i < result.length; i++) {
+      const chunk = result[i];
+      if (!(chunk instanceof Uint8Array)) {
+        this.pending.length = mark;
+        return null;
+      }
+      if (chunk.length) this.pending.push(chunk);
+    }
+    const response = this.completeSync();
+    if (response === null) this.pending.length = mark;
     return response;
   }
 
@@ -750,8 +837,15 @@ export function toFetchHandler(
     request: Request,
     info?: ServeInfo,
   ): Promise<Response> {
-    const target = splitUrl(request.url);
-    let pathInfo = decodePath(target.path);
+    const url = request.url;
+    const at = pathStart(url);
+    const origin = originOf(url, at);
+    let hash = url.indexOf("#", at);
+    if (hash === -1) hash = url.length;
+    let q = url.indexOf("?", at);
+    if (q === -1 || q > hash) q = hash;
+    const rawPath = url.slice(at, q);
+    let pathInfo = decodePath(rawPath);
     if (scriptName) {
       if (
         pathInfo !== scriptName &&
@@ -766,15 +860,15 @@ export function toFetchHandler(
       REQUEST_METHOD: request.method,
       SCRIPT_NAME: scriptName,
       PATH_INFO: pathInfo,
-      QUERY_STRING: target.query,
-      SERVER_NAME: target.name,
-      SERVER_PORT: target.port,
+      QUERY_STRING: q < hash ? url.slice(q + 1, hash) : "",
+      SERVER_NAME: origin.name,
+      SERVER_PORT: origin.port,
       SERVER_PROTOCOL: "HTTP/1.1",
       SERVER_SOFTWARE: software,
       GATEWAY_INTERFACE: "CGI/1.1",
-      HTTP_HOST: target.host,
+      HTTP_HOST: origin.host,
       "wsgi.version": VERSION,
-      "wsgi.url_scheme": target.scheme,
+      "wsgi.url_scheme": origin.scheme,
       "wsgi.input": undefined,
       "wsgi.errors": errors,
       "wsgi.multithread": multithread,
@@ -787,15 +881,8 @@ export function toFetchHandler(
     if (addr !== undefined && typeof addr.hostname === "string") {
       environ.REMOTE_ADDR = addr.hostname;
     }
-    for (const [name, value] of request.headers) {
-      if (name === "content-type") environ.CONTENT_TYPE = value;
-      else if (name === "content-length") environ.CONTENT_LENGTH = value;
-      else if (name !== "host") {
-        const key = environKey(name);
-        const prev = environ[key];
-        environ[key] = prev === undefined ? value : prev + "," + value;
-      }
-    }
+    // forEach is several times cheaper than for-of on Deno's Headers.
+    request.headers.forEach(addHeader, environ);
 
     let input: Uint8Array = EMPTY;
     const body = request.body;
@@ -809,13 +896,21 @@ export function toFetchHandler(
     }
     environ["wsgi.input"] = new BytesIO(input) as InputStream;
 
-    const exchange = new Exchange(errors, request.method, target.path);
+    const exchange = new Exchange(errors, request.method, rawPath);
     let result: ResponseBody;
     try {
       const r = app(environ, exchange.startResponse);
       result = r instanceof Promise ? await r : r;
     } catch (e) {
       return await exchange.fail(e);
+    }
+    if (Array.isArray(result)) {
+      const response = exchange.arrayResponse(result);
+      if (response !== null) {
+        const closing = exchange.closeBody();
+        if (closing !== undefined) await closing;
+        return response;
+      }
     }
     return await exchange.run(result);
   };
