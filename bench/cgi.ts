@@ -12,8 +12,9 @@
 //   examples/cgi.ts GET the form example, a GET with a query string
 //   examples/cgi.ts POST the form example, a urlencoded POST body
 //
-// Prints a Markdown table of medians and the difference to the bare run
-// (the gateway's own share), and writes it to bench/results/cgi.md.
+// Prints a Markdown table of medians (wall and CPU time) and the
+// difference to the bare run, then the gateway's own share timed inside the
+// process (bench/_cgi_inproc.ts), and writes it all to bench/results/cgi.md.
 
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -108,6 +109,8 @@ const results: {
   median: number;
   mean: number;
   stddev: number;
+  /** Mean CPU time (user + system) per run: steadier than wall time on a busy machine. */
+  cpu: number;
 }[] = [];
 try {
   for (const [name, command, input] of rows) {
@@ -156,24 +159,79 @@ try {
       );
     }
     const r = JSON.parse(await Deno.readTextFile(json)).results[0];
-    results.push({ name, median: r.median, mean: r.mean, stddev: r.stddev });
+    results.push({
+      name,
+      median: r.median,
+      mean: r.mean,
+      stddev: r.stddev,
+      cpu: r.user + r.system,
+    });
   }
-} finally {
+} catch (e) {
   await Deno.remove(denoDir, { recursive: true });
+  throw e;
 }
 
+// In-process: the gateway's own share, timed inside the CGI process.
+const inproc: {
+  wall: number;
+  cpu: number;
+  import: number;
+  construct: number;
+  run: number;
+}[] = [];
+const inprocCommand = cgi({ REQUEST_METHOD: "GET" }, [
+  deno,
+  "run",
+  ...flags.split(" "),
+  `${root}bench/_cgi_inproc.ts`,
+]);
+for (let i = 0; i < runs + 3; i++) {
+  const out = await new Deno.Command("/bin/sh", {
+    args: ["-c", inprocCommand],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (i >= 3) inproc.push(JSON.parse(new TextDecoder().decode(out.stderr)));
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const inprocLine = (() => {
+  const m = (k: keyof typeof inproc[number]) =>
+    median(inproc.map((x) => x[k])).toFixed(2);
+  return `\nInside the process (bench/_cgi_inproc.ts, medians of ${runs} runs): ` +
+    `import handlers.ts ${m("import")} ms, new CGIHandler() ${
+      m("construct")
+    } ms, run() ${m("run")} ms: the gateway's own share is ${
+      m("wall")
+    } ms wall, ${m("cpu")} ms CPU per request.\n`;
+})();
+await Deno.remove(denoDir, { recursive: true });
+
 const ms = (s: number) => (s * 1000).toFixed(1);
-const base = results[0].median;
+const base = results[0];
+const delta = (x: number, y: number) => `${x >= y ? "+" : ""}${ms(x - y)} ms`;
 let table =
-  `| CGI program (${runs} runs each, hyperfine) | median | mean ± σ | vs bare deno run |\n|---|---:|---:|---:|\n`;
+  `| CGI program (${runs} runs each, hyperfine) | median wall | mean ± σ | vs bare | CPU (user+sys) | vs bare |\n` +
+  `|---|---:|---:|---:|---:|---:|\n`;
 for (const r of results) {
-  const diff = r === results[0]
-    ? "—"
-    : `${r.median >= base ? "+" : ""}${ms(r.median - base)} ms`;
+  const first = r === base;
   table += `| ${r.name} | ${ms(r.median)} ms | ${ms(r.mean)} ± ${
     ms(r.stddev)
-  } ms | ${diff} |\n`;
+  } ms | ${first ? "—" : delta(r.median, base.median)} | ${ms(r.cpu)} ms | ${
+    first ? "—" : delta(r.cpu, base.cpu)
+  } |\n`;
 }
+const load = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "?";
+  }
+})();
 const cpu = (() => {
   try {
     const info = Deno.readTextFileSync("/proc/cpuinfo");
@@ -185,7 +243,10 @@ const cpu = (() => {
 const note =
   `\nDeno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores (${cpu}), ${
     new Date().toISOString().slice(0, 10)
-  }.\n`;
-console.log(table + note);
+  }, load average ${load} at the end.\n`;
+console.log(table + inprocLine + note);
 await Deno.mkdir(`${root}bench/results`, { recursive: true });
-await Deno.writeTextFile(`${root}bench/results/cgi.md`, table + note);
+await Deno.writeTextFile(
+  `${root}bench/results/cgi.md`,
+  table + inprocLine + note,
+);
