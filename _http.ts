@@ -100,9 +100,12 @@ const SEMI = 0x3b;
 
 /** tchar (RFC 9110 section 5.6.2): the bytes of a token. */
 const TCHAR = new Uint8Array(256);
-/** Bytes allowed in a request-target: VCHAR and obs-text (kept raw). */
+/**
+ * Bytes allowed in a request-target: VCHAR (1) and obs-text (2, kept raw).
+ * The 2 bit tells that the head is not ASCII.
+ */
 const TARGET = new Uint8Array(256);
-/** Bytes allowed in a field value: field-vchar, SP and HTAB. */
+/** Bytes allowed in a field value: field-vchar, SP and HTAB (1 or 2). */
 const VALUE = new Uint8Array(256);
 /** Value of a hex digit, or -1. */
 const HEX = new Int8Array(256).fill(-1);
@@ -121,8 +124,7 @@ for (let c = 0; c < 6; c++) {
 }
 for (let c = 0x21; c <= 0xff; c++) {
   if (c !== 0x7f) {
-    TARGET[c] = 1;
-    VALUE[c] = 1;
+    TARGET[c] = VALUE[c] = c < 0x80 ? 1 : 2;
   }
 }
 VALUE[SP] = 1;
@@ -178,6 +180,7 @@ function bad(message: string): HTTPError {
 let fNameEnd = 0;
 let fValueStart = 0;
 let fValueEnd = 0;
+let fHigh = 0; // 2 if the value has a byte above 0x7F
 
 /**
  * Scans one field line `name ":" OWS value OWS (CRLF | LF)` starting at `i`
@@ -215,7 +218,13 @@ function scanField(
   i++;
   while (i < end && isOWS(buf[i])) i++;
   const vs = i;
-  while (i < end && VALUE[buf[i]] === 1) i++;
+  let high = 0;
+  for (; i < end; i++) {
+    const t = VALUE[buf[i]];
+    if (t === 0) break;
+    high |= t;
+  }
+  fHigh = high;
   if (i === end) return -1;
   c = buf[i];
   let next: number;
@@ -303,6 +312,8 @@ export class HeadParser {
   private connClose = false;
   private connKeepAlive = false;
   private expect100 = false;
+  private high = 0; // 2 once a byte above 0x7F was seen
+  private whole: string | null = null; // the head, decoded, in finish
 
   /** @param limits the limits to enforce; read on every call */
   constructor(public limits: Readonly<HeadLimits> = DEFAULT_HEAD_LIMITS) {}
@@ -324,6 +335,7 @@ export class HeadParser {
     this.connClose = false;
     this.connKeepAlive = false;
     this.expect100 = false;
+    this.high = 0;
   }
 
   /**
@@ -414,6 +426,7 @@ export class HeadParser {
           `header section too large (more than ${maxHeaderBytes} bytes)`,
         );
       }
+      this.high |= fHigh;
       const k = this.nFields++ * 4;
       fields[k] = i - base;
       fields[k + 1] = fNameEnd - base;
@@ -479,7 +492,12 @@ export class HeadParser {
     if (i === ls) throw bad("empty method (request line starts with SP)");
     const methodEnd = i++;
     const ts = i;
-    while (i < end && TARGET[buf[i]] === 1) i++;
+    let high = 0;
+    for (; i < end; i++) {
+      const t = TARGET[buf[i]];
+      if (t === 0) break;
+      high |= t;
+    }
     if (i === end) return -1;
     c = buf[i];
     if (c !== SP) {
@@ -490,6 +508,7 @@ export class HeadParser {
       throw bad(`invalid character ${hex2(c)} in request target`);
     }
     if (i === ts) throw bad("empty request target");
+    this.high = high;
     const te = i++;
     // "HTTP/" DIGIT "." DIGIT, then CRLF or LF.
     const vs = i;
@@ -673,21 +692,21 @@ export class HeadParser {
     if (minor === 1 && this.hostCount === 0) {
       throw bad("missing Host header");
     }
-    const s = latin1Decode(buf, base, headEnd);
     const fields = this.fields;
     const n = this.nFields;
     const headers: [string, string][] = [];
+    this.whole = null;
     for (let k = 0; k < 4 * n; k += 4) {
       headers.push([
-        s.slice(fields[k], fields[k + 1]),
-        s.slice(fields[k + 2], fields[k + 3]),
+        this.text(buf, base, headEnd, fields[k], fields[k + 1]),
+        this.text(buf, base, headEnd, fields[k + 2], fields[k + 3]),
       ]);
     }
     const verStart = this.targetEnd + 1;
-    return {
-      method: s.slice(0, this.methodEnd),
-      target: s.slice(this.targetStart, this.targetEnd),
-      version: s.slice(verStart, verStart + 8),
+    const head: RequestHead = {
+      method: this.text(buf, base, headEnd, 0, this.methodEnd),
+      target: this.text(buf, base, headEnd, this.targetStart, this.targetEnd),
+      version: this.text(buf, base, headEnd, verStart, verStart + 8),
       major: this.major,
       minor,
       headers,
@@ -699,10 +718,80 @@ export class HeadParser {
       expectContinue: this.expect100 && minor === 1,
       end: headEnd,
     };
+    this.whole = null;
+    return head;
+  }
+
+  /**
+   * The string for `buf[base + a : base + b]`, read as ISO-8859-1: a
+   * short one from the intern table when it holds the same bytes, a long
+   * one sliced from the whole head, decoded once.
+   */
+  private text(
+    buf: Uint8Array,
+    base: number,
+    headEnd: number,
+    a: number,
+    b: number,
+  ): string {
+    const n = b - a;
+    if (n === 0) return "";
+    a += base;
+    if (n <= INTERN_MAX) return intern(buf, a, a + n);
+    if (this.whole === null) {
+      // An ASCII head (the usual case) decodes faster through
+      // TextDecoder, whose UTF-8 is ASCII on ASCII bytes.
+      this.whole = (this.high & 2) !== 0
+        ? latin1Decode(buf, base, headEnd)
+        : asciiDecoder.decode(buf.subarray(base, headEnd));
+    }
+    return this.whole.slice(a - base, a - base + n);
   }
 }
 
+// The strings of a head repeat from request to request (names, most values,
+// methods, versions, many targets): a direct-mapped table of recent short
+// strings returns the same string for the same bytes, without building it.
+// An entry is used only when every byte matches, so a collision costs a
+// rebuild, never a wrong string. At most 1024 strings of 128 bytes.
+const INTERN_MAX = 128;
+const INTERN_MASK = 1023;
+const internTable: string[] = new Array<string>(INTERN_MASK + 1).fill("");
+/** The bytes of each table entry, INTERN_MAX apart: compared fast. */
+const internBytes = new Uint8Array((INTERN_MASK + 1) * INTERN_MAX);
+const charCodes: number[] = [];
+
+/** The string for `buf[a:b]` (1 to INTERN_MAX bytes, ISO-8859-1). */
+function intern(buf: Uint8Array, a: number, b: number): string {
+  const n = b - a;
+  let h = Math.imul(n ^ buf[a], 0x9e3779b1);
+  h = Math.imul(h ^ buf[a + (n >> 1)], 0x85ebca6b);
+  h = Math.imul(h ^ buf[b - 1], 0xc2b2ae35);
+  h = Math.imul(h ^ buf[a + (n >> 2)], 0x27d4eb2f);
+  const slot = (h ^ (h >>> 15)) & INTERN_MASK;
+  const old = internTable[slot];
+  if (old.length === n) {
+    const bytes = internBytes;
+    let o = slot * INTERN_MAX;
+    let k = a;
+    while (k < b && bytes[o] === buf[k]) {
+      k++;
+      o++;
+    }
+    if (k === b) return old;
+  }
+  // A new flat string (not a slice of a larger one, which it would keep
+  // alive in the table).
+  charCodes.length = n;
+  for (let k = 0; k < n; k++) charCodes[k] = buf[a + k];
+  const s = String.fromCharCode.apply(null, charCodes);
+  internTable[slot] = s;
+  internBytes.set(buf.subarray(a, b), slot * INTERN_MAX);
+  return s;
+}
+
 const HTTP_SLASH = bytesOf("HTTP/");
+const asciiDecoder = new TextDecoder();
 
 const scratch = new HeadParser(DEFAULT_HEAD_LIMITS);
 
@@ -874,7 +963,7 @@ export class ChunkedDecoder {
             let n = this.lineLen;
             while (i < end) {
               const c = buf[i];
-              if (VALUE[c] !== 1) {
+              if (VALUE[c] === 0) {
                 if (c === CR) break;
                 if (c === LF) throw bad("chunk size line must end in CRLF");
                 throw bad(`invalid character ${hex2(c)} in chunk extension`);
@@ -1143,7 +1232,7 @@ function checkHeader(name: string, value: string): void {
   }
   for (let k = 0; k < value.length; k++) {
     const c = value.charCodeAt(k);
-    if (c > 0xff || VALUE[c] !== 1) {
+    if (c > 0xff || VALUE[c] === 0) {
       throw new TypeError(
         `invalid character in the value of header ${JSON.stringify(name)}`,
       );

@@ -303,6 +303,19 @@ Deno.test("head: field syntax", async (t) => {
     const h = head(req(["X: caf\xe9 \x80\xff"]));
     assertEquals(h.headers[1], ["X", "caf\xe9 \x80\xff"]);
   });
+  await t.step("UTF-8 bytes are read as ISO-8859-1, one code unit each", () => {
+    const h = head(
+      req(["X: caf\xc3\xa9", "Y: \xe2\x82\xac"], "GET /\xc3\xa9 HTTP/1.1"),
+    );
+    assertEquals(h.target, "/\xc3\xa9");
+    assertEquals(h.headers.slice(1), [["X", "caf\xc3\xa9"], [
+      "Y",
+      "\xe2\x82\xac",
+    ]]);
+    // Only in a later value: the earlier fields still read right.
+    const h2 = head(req(["A: plain", "B: \xc3\xa9"]));
+    assertEquals(h2.headers.slice(1), [["A", "plain"], ["B", "\xc3\xa9"]]);
+  });
   await t.step("a colon in the value is data", () => {
     assertEquals(head(req(["X: a:b: c"])).headers[1], ["X", "a:b: c"]);
   });
