@@ -729,6 +729,35 @@ Deno.test("head: only buf[start:end] is read", () => {
   );
 });
 
+Deno.test("head: strings are right however often their bytes recur", async (t) => {
+  await t.step("values that differ only in unsampled bytes", () => {
+    // Same length, same first, middle, quarter and last bytes.
+    for (let round = 0; round < 3; round++) {
+      for (const v of ["aXcdefgh", "aYcdefgh", "aZcdefgh", "a\xe9cdefgh"]) {
+        const h = head(req(["X-V: " + v], `GET /${v} HTTP/1.1`));
+        assertEquals(h.headers[1], ["X-V", v]);
+        assertEquals(h.target, "/" + v);
+      }
+    }
+  });
+  await t.step("5000 random heads read back byte for byte", () => {
+    const rnd = mulberry32(7);
+    const alphabet = "ab\x80\xff -";
+    for (let n = 0; n < 5000; n++) {
+      const len = 1 + Math.floor(rnd() * 140);
+      let v = "v";
+      for (let k = 1; k < len; k++) {
+        v += alphabet[Math.floor(rnd() * alphabet.length)];
+      }
+      v = v.replace(/[ ]+$/, "") + "z";
+      const name = "N" + "n".repeat(Math.floor(rnd() * 20));
+      const h = head(req([`${name}: ${v}`]));
+      assertStrictEquals(h.headers[1][0], name);
+      assertStrictEquals(h.headers[1][1], v);
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------
 // Chunked bodies
 
