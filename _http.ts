@@ -107,6 +107,13 @@ const TCHAR = new Uint8Array(256);
 const TARGET = new Uint8Array(256);
 /** Bytes allowed in a field value: field-vchar, SP and HTAB (1 or 2). */
 const VALUE = new Uint8Array(256);
+/**
+ * Bytes allowed in a Host value (RFC 9110 section 7.2: uri-host [":"
+ * port]): unreserved, pct-encoded, sub-delims, ":" and the brackets of an
+ * IP literal. No "/", "?", "#", "@", whitespace or obs-text.
+ */
+const HOST = new Uint8Array(256);
+for (const c of "-._~%!$&'()*+,;=:[]") HOST[c.charCodeAt(0)] = 1;
 /** Value of a hex digit, or -1. */
 const HEX = new Int8Array(256).fill(-1);
 for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
@@ -117,7 +124,10 @@ for (let c = 0x30; c <= 0x39; c++) {
 for (let c = 0x41; c <= 0x5a; c++) {
   TCHAR[c] = 1;
   TCHAR[c + 0x20] = 1;
+  HOST[c] = 1;
+  HOST[c + 0x20] = 1;
 }
+for (let c = 0x30; c <= 0x39; c++) HOST[c] = 1;
 for (let c = 0; c < 6; c++) {
   HEX[0x41 + c] = 10 + c;
   HEX[0x61 + c] = 10 + c;
@@ -159,6 +169,10 @@ function eqLower(buf: Uint8Array, s: number, e: number, lower: Uint8Array) {
     if ((c | 0x20) !== lower[k] || c === CR) return false;
   }
   return true;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
 }
 
 function isOWS(c: number): boolean {
@@ -313,6 +327,7 @@ export class HeadParser {
   private connKeepAlive = false;
   private expect100 = false;
   private high = 0; // 2 once a byte above 0x7F was seen
+  private rawMinor = 1; // the minor version digit as sent
   private whole: string | null = null; // the head, decoded, in finish
 
   /** @param limits the limits to enforce; read on every call */
@@ -512,6 +527,11 @@ export class HeadParser {
     const te = i++;
     // "HTTP/" DIGIT "." DIGIT, then CRLF or LF.
     const vs = i;
+    if (
+      vs + 8 <= end && buf[vs] === 0x48 && buf[vs + 1] === 0x54 &&
+      buf[vs + 2] === 0x54 && buf[vs + 3] === 0x50 && buf[vs + 4] === 0x2f &&
+      buf[vs + 6] === 0x2e && isDigit(buf[vs + 5]) && isDigit(buf[vs + 7])
+    ) i = vs + 8;
     for (; i < end && i < vs + 8; i++) {
       c = buf[i];
       const k = i - vs;
@@ -546,6 +566,7 @@ export class HeadParser {
     }
     this.major = 1;
     this.minor = minor === 0 ? 0 : 1;
+    this.rawMinor = minor;
     this.methodEnd = methodEnd - ls;
     this.targetStart = ts - ls;
     this.targetEnd = te - ls;
@@ -564,6 +585,9 @@ export class HeadParser {
       case 4:
         if (eqLower(buf, ns, ne, N_HOST)) {
           if (++this.hostCount > 1) throw bad("more than one Host header");
+          for (let k = vs; k < ve; k++) {
+            if (HOST[buf[k]] !== 1) throw bad("invalid Host header");
+          }
         }
         return;
       case 6:
@@ -703,10 +727,18 @@ export class HeadParser {
       ]);
     }
     const verStart = this.targetEnd + 1;
+    const rawMinor = this.rawMinor;
     const head: RequestHead = {
-      method: this.text(buf, base, headEnd, 0, this.methodEnd),
+      method: this.methodEnd === 3 && buf[base] === 0x47 &&
+          buf[base + 1] === 0x45 && buf[base + 2] === 0x54
+        ? "GET"
+        : this.text(buf, base, headEnd, 0, this.methodEnd),
       target: this.text(buf, base, headEnd, this.targetStart, this.targetEnd),
-      version: this.text(buf, base, headEnd, verStart, verStart + 8),
+      version: rawMinor === 1
+        ? "HTTP/1.1"
+        : rawMinor === 0
+        ? "HTTP/1.0"
+        : this.text(buf, base, headEnd, verStart, verStart + 8),
       major: this.major,
       minor,
       headers,
@@ -764,6 +796,7 @@ const charCodes: number[] = [];
 /** The string for `buf[a:b]` (1 to INTERN_MAX bytes, ISO-8859-1). */
 function intern(buf: Uint8Array, a: number, b: number): string {
   const n = b - a;
+  if (n === 1) return String.fromCharCode(buf[a]); // V8 caches these
   let h = Math.imul(n ^ buf[a], 0x9e3779b1);
   h = Math.imul(h ^ buf[a + (n >> 1)], 0x85ebca6b);
   h = Math.imul(h ^ buf[b - 1], 0xc2b2ae35);

@@ -569,6 +569,43 @@ Deno.test("head: Host", async (t) => {
       "",
     ]]);
   });
+  await t.step("a value that is not host[:port] is 400", () => {
+    for (
+      const v of [
+        "example.com:8080",
+        "127.0.0.1",
+        "[::1]:8000",
+        "xn--bcher-kva.example",
+        "my_host.local",
+        "a%20b",
+      ]
+    ) {
+      assertEquals(
+        head(req([], "GET / HTTP/1.1").replace("Host: h", "Host: " + v))
+          .headers[0],
+        ["Host", v],
+      );
+    }
+    for (
+      const v of [
+        "evil.com/path",
+        "a b",
+        "a?b",
+        "a#b",
+        "user@host",
+        "caf\xe9.fr",
+        'a"b',
+        "a\\b",
+        "<a>",
+      ]
+    ) {
+      assertEquals(
+        refused(req([], "GET / HTTP/1.1").replace("Host: h", "Host: " + v)),
+        400,
+        v,
+      );
+    }
+  });
   await t.step("optional on HTTP/1.0", () => {
     assertEquals(head("GET / HTTP/1.0\r\n\r\n").headers, []);
   });
