@@ -44,6 +44,24 @@ function fail(message: string): never {
   throw new AssertionError(message);
 }
 
+/**
+ * Runs `body`; an {@linkcode AssertionError} it throws gets its stack
+ * recaptured above `boundary`, so that the first frame of the traceback is
+ * the caller's line (the app's call to `startResponse`, say), not the
+ * validator's internals.
+ */
+// deno-lint-ignore ban-types
+export function blame<T>(boundary: Function, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    if (error instanceof AssertionError) {
+      Error.captureStackTrace(error, boundary);
+    }
+    throw error;
+  }
+}
+
 function isObject(value: unknown): value is Record<PropertyKey, unknown> {
   return (typeof value === "object" && value !== null) ||
     typeof value === "function";
@@ -217,39 +235,45 @@ export class InputWrapper implements InputStream {
   }
 
   read(...args: [size?: number]): Uint8Array {
-    check(
-      args.length === 1,
-      () =>
-        `wsgi.input.read() must be called with exactly one argument, ` +
-        `the size (got ${plural(args.length)})`,
-    );
-    return checkBytes(this.#input.read(...args), "wsgi.input.read()");
+    return blame(this.read, () => {
+      check(
+        args.length === 1,
+        () =>
+          `wsgi.input.read() must be called with exactly one argument, ` +
+          `the size (got ${plural(args.length)})`,
+      );
+      return checkBytes(this.#input.read(...args), "wsgi.input.read()");
+    });
   }
 
   readline(...args: [size?: number]): Uint8Array {
-    check(
-      args.length <= 1,
-      () =>
-        `wsgi.input.readline() takes at most one argument ` +
-        `(got ${plural(args.length)})`,
-    );
-    return checkBytes(this.#input.readline(...args), "wsgi.input.readline()");
+    return blame(this.readline, () => {
+      check(
+        args.length <= 1,
+        () =>
+          `wsgi.input.readline() takes at most one argument ` +
+          `(got ${plural(args.length)})`,
+      );
+      return checkBytes(this.#input.readline(...args), "wsgi.input.readline()");
+    });
   }
 
   readlines(...args: [hint?: number]): Uint8Array[] {
-    check(
-      args.length <= 1,
-      () =>
-        `wsgi.input.readlines() takes at most one argument ` +
-        `(got ${plural(args.length)})`,
-    );
-    const lines: unknown = this.#input.readlines(...args);
-    check(
-      Array.isArray(lines),
-      () => `wsgi.input.readlines() returned a non-array: ${repr(lines)}`,
-    );
-    for (const line of lines) checkBytes(line, "wsgi.input.readlines()");
-    return lines;
+    return blame(this.readlines, () => {
+      check(
+        args.length <= 1,
+        () =>
+          `wsgi.input.readlines() takes at most one argument ` +
+          `(got ${plural(args.length)})`,
+      );
+      const lines: unknown = this.#input.readlines(...args);
+      check(
+        Array.isArray(lines),
+        () => `wsgi.input.readlines() returned a non-array: ${repr(lines)}`,
+      );
+      for (const line of lines) checkBytes(line, "wsgi.input.readlines()");
+      return lines;
+    });
   }
 
   *[Symbol.iterator](): Iterator<Uint8Array> {
@@ -261,7 +285,7 @@ export class InputWrapper implements InputStream {
   }
 
   close(): never {
-    fail("input.close() must not be called");
+    return blame(this.close, () => fail("input.close() must not be called"));
   }
 }
 
@@ -274,22 +298,26 @@ export class ErrorWrapper implements ErrorStream {
   }
 
   write(...args: [s: string]): void {
-    check(
-      args.length === 1,
-      () =>
-        `wsgi.errors.write() takes exactly one argument ` +
-        `(got ${plural(args.length)})`,
-    );
-    const [s] = args;
-    check(
-      typeof s === "string",
-      () => `wsgi.errors.write() argument must be a string (got ${repr(s)})`,
-    );
-    this.#errors.write(s);
+    return blame(this.write, () => {
+      check(
+        args.length === 1,
+        () =>
+          `wsgi.errors.write() takes exactly one argument ` +
+          `(got ${plural(args.length)})`,
+      );
+      const [s] = args;
+      check(
+        typeof s === "string",
+        () => `wsgi.errors.write() argument must be a string (got ${repr(s)})`,
+      );
+      this.#errors.write(s);
+    });
   }
 
   writelines(lines: Iterable<string>): void {
-    for (const line of lines) this.write(line);
+    return blame(this.writelines, () => {
+      for (const line of lines) this.write(line);
+    });
   }
 
   flush(): void {
@@ -297,24 +325,28 @@ export class ErrorWrapper implements ErrorStream {
   }
 
   close(): never {
-    fail("errors.close() must not be called");
+    return blame(this.close, () => fail("errors.close() must not be called"));
   }
 }
 
 /** wsgiref's `WriteWrapper`: the `write()` callable the application gets. */
-export function wrapWrite(write: WriteFn): WriteFn {
-  return (...args: unknown[]) => {
-    check(
-      args.length === 1,
-      () => `write() takes exactly one argument (got ${plural(args.length)})`,
-    );
-    const [data] = args;
-    check(
-      data instanceof Uint8Array,
-      () => `write() argument must be a Uint8Array (got ${repr(data)})`,
-    );
-    write(data);
+export function wrapWrite(write_: WriteFn): WriteFn {
+  return function write(...args: unknown[]) {
+    blame(write, () => checkWrite(args));
+    write_(args[0] as Uint8Array);
   };
+}
+
+function checkWrite(args: unknown[]): void {
+  check(
+    args.length === 1,
+    () => `write() takes exactly one argument (got ${plural(args.length)})`,
+  );
+  const [data] = args;
+  check(
+    data instanceof Uint8Array,
+    () => `write() argument must be a Uint8Array (got ${repr(data)})`,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -503,12 +535,15 @@ class BodyWrapper {
     this.#sync ??= (this.#original as Iterable<Uint8Array>)
       [Symbol.iterator]();
     const inner = this.#sync;
+    const next = (): IteratorResult<Uint8Array> => {
+      this.#checkOpen();
+      const result = inner.next();
+      if (result.done) return result;
+      return { done: false, value: this.#checkChunk(result.value) };
+    };
     const iterator: IterableIterator<Uint8Array> = {
-      next: () => {
-        this.#checkOpen();
-        const result = inner.next();
-        if (result.done) return result;
-        return { done: false, value: this.#checkChunk(result.value) };
+      next: function next_() {
+        return blame(next_, next);
       },
       return: (value?: unknown) => {
         inner.return?.(value);
@@ -523,12 +558,17 @@ class BodyWrapper {
     this.#async ??= (this.#original as AsyncIterable<Uint8Array>)
       [Symbol.asyncIterator]();
     const inner = this.#async;
+    const checkOpen = () => this.#checkOpen();
+    const checkChunk = (value: unknown) => this.#checkChunk(value);
     const iterator: AsyncIterableIterator<Uint8Array> = {
-      next: async () => {
-        this.#checkOpen();
+      next: async function next() {
+        blame(next, checkOpen);
         const result = await inner.next();
         if (result.done) return result;
-        return { done: false, value: this.#checkChunk(result.value) };
+        return {
+          done: false,
+          value: blame(next, () => checkChunk(result.value)),
+        };
       },
       return: async (value?: unknown) => {
         await inner.return?.(value);
@@ -541,10 +581,11 @@ class BodyWrapper {
 
   /** Passes `close()` through to the original body, exactly once. */
   close(): void | Promise<void> {
-    check(
-      !this.#state.closed,
-      "Iterator closed twice: close() must be called exactly once",
-    );
+    blame(this.close, () =>
+      check(
+        !this.#state.closed,
+        "Iterator closed twice: close() must be called exactly once",
+      ));
     this.#state.closed = true;
     unclosedBodies.unregister(this);
     if (typeof this.#original.close === "function") {

@@ -10,16 +10,22 @@
  *
  * @example Catching a broken app in a test
  * ```ts
- * import { validator } from "@wsgiref/wsgiref/validate";
- * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { AssertionError, validator } from "@wsgiref/wsgiref/validate";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (_environ, startResponse) => {
  *   startResponse("200 OK", []); // no Content-Type
  *   return [];
  * };
- * const checked = validator(app);
- * // Running `checked` under any handler now fails with:
- * // AssertionError: No Content-Type header found in headers ([])
+ * const environ: WSGIEnvironment = { QUERY_STRING: "" };
+ * setupTestingDefaults(environ);
+ * try {
+ *   validator(app)(environ, () => () => {});
+ * } catch (e) {
+ *   if (!(e instanceof AssertionError)) throw e;
+ *   console.log(e.message); // "No Content-Type header found in headers ([])"
+ * }
  * ```
  *
  * @module
@@ -28,6 +34,7 @@
 import { AssertionError, check } from "./_errors.ts";
 import { repr } from "./_repr.ts";
 import {
+  blame,
   checkBody,
   checkContentType,
   checkEnviron,
@@ -62,7 +69,8 @@ export { AssertionError };
  * @example Collecting warnings
  * ```ts
  * import { validator, WSGIWarning } from "@wsgiref/wsgiref/validate";
- * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
@@ -70,6 +78,11 @@ export { AssertionError };
  * };
  * const warnings: WSGIWarning[] = [];
  * const checked = validator(app, { onWarning: (w) => warnings.push(w) });
+ * const environ: WSGIEnvironment = { QUERY_STRING: "", REQUEST_METHOD: "BREW" };
+ * setupTestingDefaults(environ);
+ * const body = await checked(environ, () => () => {});
+ * await body.close?.(); // a server always closes the body
+ * console.log(warnings[0].message); // "Unknown REQUEST_METHOD: 'BREW'"
  * ```
  */
 export class WSGIWarning extends Error {
@@ -171,14 +184,22 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * @example Asserting warnings in a test
  * ```ts
  * import { validator, type WSGIWarning } from "@wsgiref/wsgiref/validate";
- * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (_environ, startResponse) => {
- *   startResponse("200", [["Content-Type", "text/plain"]]);
+ *   startResponse("200", [["Content-Type", "text/plain"]]); // no reason phrase
  *   return [];
  * };
  * const warnings: WSGIWarning[] = [];
  * const checked = validator(app, { onWarning: (w) => warnings.push(w) });
+ * const environ: WSGIEnvironment = { QUERY_STRING: "" };
+ * setupTestingDefaults(environ);
+ * const body = await checked(environ, () => () => {});
+ * await body.close?.(); // a server always closes the body
+ * console.log(warnings.map((w) => w.message));
+ * // ["The status string ('200') should be a three-digit integer followed
+ * //   by a single space and a status explanation"]
  * ```
  */
 export function validator(
@@ -189,27 +210,34 @@ export function validator(
   const warn = (message: string) => onWarning(new WSGIWarning(message));
 
   return function validatedApp(...args: unknown[]) {
-    check(args.length === 2, "Two arguments required");
     const [environ, startResponse] = args;
-    checkEnviron(environ, warn);
-    check(
-      typeof startResponse === "function",
-      () => `startResponse must be a function (got ${repr(startResponse)})`,
-    );
+    blame(validatedApp, () => {
+      check(args.length === 2, "Two arguments required");
+      checkEnviron(environ, warn);
+      check(
+        typeof startResponse === "function",
+        () => `startResponse must be a function (got ${repr(startResponse)})`,
+      );
+    });
+    const env = environ as Record<string, unknown>;
 
     // Set once the app has called startResponse with valid arguments.
     let started = false;
 
-    const checkedStartResponse: StartResponse = (...srArgs: unknown[]) => {
-      check(
-        srArgs.length === 2 || srArgs.length === 3,
-        () => `Invalid number of arguments: ${repr(srArgs)}`,
-      );
-      const [status, headers, excInfo] = srArgs;
-      const code = checkStatus(status, warn);
-      checkHeaders(headers);
-      checkContentType(code, headers);
-      checkExcInfo(excInfo);
+    const checkedStartResponse: StartResponse = function startResponse_(
+      ...srArgs: unknown[]
+    ) {
+      blame(startResponse_, () => {
+        check(
+          srArgs.length === 2 || srArgs.length === 3,
+          () => `Invalid number of arguments: ${repr(srArgs)}`,
+        );
+        const [status, headers, excInfo] = srArgs;
+        const code = checkStatus(status, warn);
+        checkHeaders(headers);
+        checkContentType(code, headers);
+        checkExcInfo(excInfo);
+      });
       started = true;
       return wrapWrite(
         (startResponse as (...a: unknown[]) => ReturnType<StartResponse>)(
@@ -218,16 +246,12 @@ export function validator(
       );
     };
 
-    environ["wsgi.input"] = new InputWrapper(
-      environ["wsgi.input"] as InputStream,
-    );
-    environ["wsgi.errors"] = new ErrorWrapper(
-      environ["wsgi.errors"] as ErrorStream,
-    );
+    env["wsgi.input"] = new InputWrapper(env["wsgi.input"] as InputStream);
+    env["wsgi.errors"] = new ErrorWrapper(env["wsgi.errors"] as ErrorStream);
 
-    const finish = (body: unknown): ResponseBody => {
-      checkBody(body);
-      return wrapBody(body, () => started);
+    const finish = function finish(body: unknown): ResponseBody {
+      blame(finish, () => checkBody(body));
+      return wrapBody(body as ResponseBody, () => started);
     };
     const result: unknown = app(
       environ as WSGIEnvironment,

@@ -1104,6 +1104,7 @@ Deno.test("validator: the body", async (t) => {
     const body = checked(makeEnviron(), startResponse) as Iterable<Uint8Array>;
     for (const _chunk of body) break;
     assertEquals(events, ["finally"]);
+    (body as ResponseBody).close!();
 
     let cancelled = false;
     const stream = new ReadableStream<Uint8Array>({
@@ -1120,6 +1121,7 @@ Deno.test("validator: the body", async (t) => {
     );
     for await (const _chunk of asyncBody as AsyncIterable<Uint8Array>) break;
     assert(cancelled);
+    await asyncBody.close!();
   });
 });
 
@@ -1748,6 +1750,64 @@ Deno.test("validator under BaseCGIHandler", async (t) => {
       "The application returns and we started iterating over its body, " +
         "but start_response has not yet been called",
     );
+  });
+
+  await t.step("body: wsgi.file_wrapper is checked like any body", async () => {
+    let closed = 0;
+    const data = enc("file contents");
+    let pos = 0;
+    const file = {
+      read(size: number) {
+        const chunk = data.subarray(pos, pos + size);
+        pos += chunk.length;
+        return chunk;
+      },
+      close() {
+        closed++;
+      },
+    };
+    const { out, err } = await serve((environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return environ["wsgi.file_wrapper"]!(file, 4);
+    });
+    assertEquals(
+      out,
+      "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfile contents",
+    );
+    assertEquals(err, "");
+    assertEquals(closed, 1);
+  });
+
+  await t.step("the traceback starts at the app's offending line", async () => {
+    const calls: [
+      string,
+      (environ: WSGIEnvironment, write: WriteFn) => void,
+    ][] = [
+      ["startResponse", () => {}],
+      ["wsgi.input", (environ) => environ["wsgi.input"]!.read()],
+      ["wsgi.errors", (environ) => environ["wsgi.errors"]!.write(1 as never)],
+      ["write", (_environ, write) => write("x" as never)],
+    ];
+    for (const [what, misuse] of calls) {
+      const brokenApp = (
+        environ: WSGIEnvironment,
+        startResponse: StartResponse,
+      ): ResponseBody => {
+        const write = startResponse(
+          "200 OK",
+          what === "startResponse" ? [] : [["Content-Type", "text/plain"]],
+        );
+        misuse(environ, write);
+        return [];
+      };
+      const { err } = await serve(brokenApp);
+      const frame = err.split("\n")[1];
+      // Not a frame of the validator (check, checkHeaders, ...).
+      assert(
+        /\/tests\/validate_test\.ts:\d+:\d+\)?$/.test(frame),
+        `${what}: ${err}`,
+      );
+    }
   });
 
   await t.step("body: the handler closes it exactly once", async () => {
