@@ -56,6 +56,21 @@ import type {
 } from "./types.ts";
 
 export { AssertionError };
+// The types the validator's signature names, so that this module's
+// documentation is complete on its own.
+export type {
+  ErrorStream,
+  FileLike,
+  FileWrapperFactory,
+  InputStream,
+  ResponseBody,
+  ResponseChunks,
+  StartResponse,
+  WriteFn,
+  WSGIApplication,
+  WSGIEnvironment,
+} from "./types.ts";
+export type { FileWrapper } from "./util.ts";
 
 /**
  * A questionable, but not forbidden, use of WSGI noticed by
