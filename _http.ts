@@ -16,6 +16,7 @@ import { latin1Decode } from "./_latin1.ts";
 export class HTTPError extends Error {
   /** The status to answer with (400, 413, 414, 431, 501, 505, ...). */
   readonly status: number;
+  /** An error answered with `status`; `message` goes to the log and the body. */
   constructor(status: number, message: string) {
     super(message);
     this.name = "HTTPError";
@@ -330,7 +331,11 @@ export class HeadParser {
   private rawMinor = 1; // the minor version digit as sent
   private whole: string | null = null; // the head, decoded, in finish
 
-  /** @param limits the limits to enforce; read on every call */
+  /**
+   * A parser with nothing parsed yet.
+   *
+   * @param limits the limits to enforce; read on every call
+   */
   constructor(public limits: Readonly<HeadLimits> = DEFAULT_HEAD_LIMITS) {}
 
   /** Forgets any partial head. */
@@ -368,6 +373,7 @@ export class HeadParser {
     }
   }
 
+  /** Parses from where the last call stopped; null if incomplete. */
   private run(buf: Uint8Array, start: number, end: number): RequestHead | null {
     const limits = this.limits;
     let i = start + this.pos;
@@ -617,6 +623,7 @@ export class HeadParser {
     }
   }
 
+  /** Notes the `close` and `keep-alive` tokens of a Connection value. */
   private connection(buf: Uint8Array, i: number, ve: number): void {
     while (i < ve) {
       while (i < ve && (isOWS(buf[i]) || buf[i] === COMMA)) i++;
@@ -629,6 +636,7 @@ export class HeadParser {
     }
   }
 
+  /** Validates a Content-Length value against any earlier one. */
   private contentLengthField(buf: Uint8Array, i: number, ve: number): void {
     // 1*DIGIT, or a list of identical ones (RFC 9112 section 6.3, step 5).
     if (i === ve) throw bad("empty Content-Length");
@@ -655,6 +663,7 @@ export class HeadParser {
     }
   }
 
+  /** Notes the codings of a Transfer-Encoding value; 400 if malformed. */
   private transferEncoding(buf: Uint8Array, i: number, ve: number): void {
     this.teSeen = true;
     if (this.minor === 0) {
@@ -918,6 +927,8 @@ export class ChunkedDecoder {
   private line: number[] = []; // the trailer line being read
 
   /**
+   * A decoder at the start of a chunked body.
+   *
    * @param maxBody past this many decoded bytes, `feed` throws HTTPError(413)
    * @param maxTrailerBytes past this many trailer bytes, HTTPError(431)
    */
@@ -1105,6 +1116,7 @@ export class ChunkedDecoder {
     return i;
   }
 
+  /** The 413 for a body past maxBody. */
   private bodyTooLarge(): HTTPError {
     return new HTTPError(
       413,
@@ -1112,6 +1124,7 @@ export class ChunkedDecoder {
     );
   }
 
+  /** The 431 for a trailer section past maxTrailerBytes. */
   private tooLarge(): HTTPError {
     return new HTTPError(
       431,
