@@ -159,15 +159,16 @@ const V_100_CONTINUE = bytesOf("100-continue");
 
 /**
  * True if `buf[s:e]` equals `lower` ASCII-case-insensitively. `lower` holds
- * only lowercase letters, digits and "-"; `| 0x20` folds A-Z onto a-z and
- * maps no other byte onto those.
+ * only lowercase letters, digits and "-". `| 0x20` folds A-Z onto a-z; the
+ * only other bytes it maps onto those are CTLs (0x0D onto "-", 0x10-0x19
+ * onto digits), refused here.
  */
 function eqLower(buf: Uint8Array, s: number, e: number, lower: Uint8Array) {
   const n = lower.length;
   if (e - s !== n) return false;
   for (let k = 0; k < n; k++) {
     const c = buf[s + k];
-    if ((c | 0x20) !== lower[k] || c === CR) return false;
+    if ((c | 0x20) !== lower[k] || c < 0x20) return false;
   }
   return true;
 }
@@ -398,6 +399,7 @@ export class HeadParser {
         const lf = findLineEnd(buf, start + this.scanned, end);
         if (lf < 0) return this.partialRequestLine(buf, start, end);
       }
+      this.scanned = 0;
       this.rlStart = i - start;
       const next = this.requestLine(buf, i, end);
       if (next < 0) return this.partialRequestLine(buf, start, end);
@@ -408,6 +410,7 @@ export class HeadParser {
     } else if (this.scanned !== 0) {
       const lf = findLineEnd(buf, start + this.scanned, end);
       if (lf < 0) return this.partialField(buf, start, end);
+      this.scanned = 0;
     }
     const maxHeaderBytes = limits.maxHeaderBytes;
     const hdrStart = start + this.hdrStart;
@@ -522,7 +525,6 @@ export class HeadParser {
     if (i === end) return -1;
     c = buf[i];
     if (c !== SP) {
-      if (i === ts && c === SP) throw bad("empty request target");
       if (c === LF || c === CR) {
         throw bad("malformed request line (no HTTP version)");
       }
