@@ -668,6 +668,49 @@ Deno.test("head: keepAlive", async (t) => {
   });
 });
 
+Deno.test("head: request-smuggling corpus", async (t) => {
+  await t.step("framing headers that must be refused", () => {
+    const cases: [string[], number][] = [
+      [["Transfer-Encoding: chunked", "Content-Length: 3"], 400],
+      [["Transfer-Encoding : chunked"], 400],
+      [["Transfer-Encoding:\x0bchunked"], 400],
+      [["Transfer-Encoding: \x0cchunked"], 400],
+      [["Transfer-Encoding: chunked\x00"], 400],
+      [["Transfer-Encoding: chunked", " , identity"], 400],
+      [["Transfer-Encoding: chunked, identity"], 400],
+      [["Transfer-Encoding: identity, chunked"], 501],
+      [["Transfer-Encoding: xchunked"], 400],
+      [["Transfer-Encoding: chunked-false"], 400],
+      [['Transfer-Encoding: "chunked"'], 400],
+      [["Transfer-Encoding: chunked;"], 400],
+      [["Content-Length: 3", "Content-Length: 4"], 400],
+      [["Content-Length: 3, 4"], 400],
+      [["Content-Length : 3"], 400],
+      [["Content-Length: 3 4"], 400],
+      [["Content-Length: 0x3"], 400],
+      [["Content-Length: +3"], 400],
+      [["Content-Length: -3"], 400],
+      [["Content-Length: 3\x00"], 400],
+      [["Content-Length: 3\rX: y"], 400],
+      [["Content-Length: 18446744073709551616"], 400],
+      [["Content-Length: 3", " 4"], 400],
+    ];
+    for (const [lines, status] of cases) {
+      assertEquals(refused(req(lines)), status, JSON.stringify(lines));
+    }
+  });
+  await t.step("look-alike names are ordinary headers", () => {
+    const h = head(req(["Transfer_Encoding: chunked", "Content_Length: 5"]));
+    assertEquals([h.chunked, h.contentLength], [false, -1]);
+    const h2 = head(req(["X-Transfer-Encoding: chunked"]));
+    assertEquals(h2.chunked, false);
+  });
+  await t.step("tabs are whitespace around a value", () => {
+    const h = head(req(["Transfer-Encoding:\tchunked\t"]));
+    assertEquals(h.chunked, true);
+  });
+});
+
 // ---------------------------------------------------------------------------
 // Incremental parsing, pipelining, offsets
 
@@ -983,6 +1026,29 @@ Deno.test("chunked: framing errors are 400", async (t) => {
     assertEquals(dec.feed(b("0\r\n\r\n"), 0, 5), 0);
     assertEquals(dec.done, false);
   });
+});
+
+Deno.test("chunked: request-smuggling corpus", () => {
+  for (
+    const w of [
+      "2;\nxx\r\n0\r\n\r\n", // LF in an extension
+      "2\r\nxx\n0\r\n\r\n", // LF alone after the data
+      "2\r\nxxx\r\n0\r\n\r\n", // more data than declared
+      "2\r\nx\r\n0\r\n\r\n", // less data than declared
+      "2\r\nxx\r\n0\n\n", // LF alone after the last chunk
+      "2\r\nxx\r\n0\r\n\n", // LF alone ending the trailers
+      "2\r\nxx\r\n0\r\n\r\r\n",
+      "2 2\r\nxx\r\n0\r\n\r\n",
+      "2\x00\r\nxx\r\n0\r\n\r\n",
+      "-0\r\n\r\n",
+      "0x2\r\nxx\r\n0\r\n\r\n",
+      '1;a="\r\n"\r\nx\r\n0\r\n\r\n', // CRLF inside a quoted ext
+    ]
+  ) {
+    // (A quoted extension cannot hide a CRLF: the line ends there, the
+    // stray quote is data, and "x" is not a chunk size.)
+    assertEquals(chunkedStatus(w), 400, JSON.stringify(w));
+  }
 });
 
 Deno.test("chunked: maxBody (413)", async (t) => {
