@@ -37,9 +37,10 @@ import { ResponseHeaders } from "./headers.ts";
 import { AssertionError } from "./_errors.ts";
 import { latin1Into } from "./_latin1.ts";
 import { httpDate } from "./_date.ts";
-import { formatError, isPromiseLike } from "./_handler_util.ts";
 import {
   bytesFromInvalidDataMessage,
+  formatError,
+  isPromiseLike,
   LimitedInput,
   parseContentLength,
   parseEnvironBlock,
@@ -47,7 +48,7 @@ import {
   SyncErrorStream,
   syncSink,
   utf8AsNative,
-} from "./_handler_cgi.ts";
+} from "./_handlers.ts";
 
 export type {
   ErrorStream,

@@ -40,7 +40,7 @@ import {
   LimitedInput,
   parseContentLength,
   parseEnvironBlock,
-} from "../_handler_cgi.ts";
+} from "../_handlers.ts";
 
 const enc = (s: string) => latin1Encode(s);
 const dec = (b: Uint8Array) => latin1Decode(b);
