@@ -5,7 +5,20 @@
 
 import { chunkHeader, CRLF, LAST_CHUNK } from "./_http.ts";
 
-const COALESCE = 64 * 1024;
+/** Size of the pooled connection buffers. */
+export const BUFFER_SIZE = 16 * 1024;
+const pool: Uint8Array[] = [];
+const POOL_MAX = 512;
+
+/** A zeroed-or-reused buffer of {@linkcode BUFFER_SIZE} bytes. */
+export function takeBuffer(): Uint8Array {
+  return pool.pop() ?? new Uint8Array(BUFFER_SIZE);
+}
+
+/** Gives a buffer from {@linkcode takeBuffer} back (others are dropped). */
+export function giveBuffer(buf: Uint8Array): void {
+  if (buf.length === BUFFER_SIZE && pool.length < POOL_MAX) pool.push(buf);
+}
 
 /** Body framing of the response being written. */
 export const Framing = {
@@ -30,7 +43,15 @@ export async function writeAll(
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
 
-/** Queues and sends one connection's output. */
+/** Pieces at most this long are copied into the staging buffer (if they fit). */
+const SMALL = BUFFER_SIZE;
+
+/**
+ * Queues and sends one connection's output. Small pieces (the head, short
+ * body blocks, chunk framing) are copied into one pooled staging buffer, so
+ * that a small response goes out in one `conn.write`; large blocks are
+ * written as they are, without a copy.
+ */
 export class ResponseWriter {
   readonly conn: Deno.Conn;
   framing: Framing = Framing.Head;
@@ -38,9 +59,14 @@ export class ResponseWriter {
   remaining = -1;
   /** Body bytes the app wrote past its Content-Length (dropped). */
   overflow = 0;
+  /** Pieces to write, in order (staged regions are sealed into it). */
   #parts: Uint8Array[] = [];
-  #len = 0;
+  /** The staging buffer, taken from the pool on first use. */
   #out: Uint8Array | null = null;
+  /** Bytes staged in #out. */
+  #outLen = 0;
+  /** Staged bytes already sealed into #parts. */
+  #sealed = 0;
 
   constructor(conn: Deno.Conn) {
     this.conn = conn;
@@ -53,7 +79,43 @@ export class ResponseWriter {
     this.overflow = 0;
   }
 
-  /** Queues bytes of the status line and headers, or of the body. */
+  /**
+   * Stages the response head given as a native string, checking that it
+   * holds no code unit above 0xFF and no NUL, and exactly `lines` CR and
+   * `lines` LF (so that no field smuggled a line break). Returns false,
+   * staging nothing, if the check fails.
+   */
+  queueHead(head: string, lines: number): boolean {
+    const n = head.length;
+    let out = this.#stage(n);
+    let cr = 0;
+    let lf = 0;
+    let bad = false;
+    let off = this.#outLen;
+    if (out === null) out = new Uint8Array(n), off = 0;
+    for (let i = 0; i < n; i++) {
+      const c = head.charCodeAt(i);
+      if (c < 32) {
+        if (c === 13) cr++;
+        else if (c === 10) lf++;
+        else if (c === 0) bad = true;
+      } else if (c > 255) bad = true;
+      out[off + i] = c;
+    }
+    if (bad || cr !== lines || lf !== lines) return false;
+    if (out === this.#out) this.#outLen += n;
+    else this.#push(out);
+    return true;
+  }
+
+  /** Room for `n` bytes in the staging buffer, or null. */
+  #stage(n: number): Uint8Array | null {
+    let out = this.#out;
+    if (out === null) out = this.#out = takeBuffer();
+    return this.#outLen + n <= out.length ? out : null;
+  }
+
+  /** Queues bytes of the head, or of the body (framed). */
   queue(data: Uint8Array): void {
     let n = data.length;
     if (n === 0) return;
@@ -73,14 +135,36 @@ export class ResponseWriter {
           this.remaining -= n;
         }
         break;
-      case Framing.Chunked: {
-        this.#push(chunkHeader(n));
-        this.#push(data);
-        this.#push(CRLF);
+      case Framing.Chunked:
+        this.#add(chunkHeader(n));
+        this.#add(data);
+        this.#add(CRLF);
+        return;
+    }
+    this.#add(data);
+  }
+
+  /** Copies a small piece into the staging buffer, or queues a big one. */
+  #add(data: Uint8Array): void {
+    const n = data.length;
+    if (n <= SMALL) {
+      const out = this.#stage(n);
+      if (out !== null) {
+        out.set(data, this.#outLen);
+        this.#outLen += n;
         return;
       }
     }
     this.#push(data);
+  }
+
+  /** Queues a piece after what is staged. */
+  #push(data: Uint8Array): void {
+    if (this.#outLen > this.#sealed) {
+      this.#parts.push(this.#out!.subarray(this.#sealed, this.#outLen));
+      this.#sealed = this.#outLen;
+    }
+    this.#parts.push(data);
   }
 
   /** `HandlerOutput.write`: queues all of `p`. */
@@ -91,64 +175,36 @@ export class ResponseWriter {
 
   /** Queues the end of a chunked body. */
   endChunked(): void {
-    if (this.framing === Framing.Chunked) this.#push(LAST_CHUNK);
+    if (this.framing === Framing.Chunked) this.#add(LAST_CHUNK);
   }
 
-  #push(data: Uint8Array): void {
-    this.#parts.push(data);
-    this.#len += data.length;
-  }
-
-  /** True when nothing is queued. */
-  get empty(): boolean {
-    return this.#len === 0;
+  /** Gives the pooled buffer back; call when the connection is done. */
+  release(): void {
+    if (this.#out !== null) giveBuffer(this.#out);
+    this.#out = null;
+    this.#outLen = this.#sealed = 0;
+    this.#parts.length = 0;
   }
 
   /** Sends everything queued; `undefined` when nothing was. */
   flush(): Promise<void> | undefined {
     const parts = this.#parts;
-    if (parts.length === 0) return undefined;
-    const len = this.#len;
-    this.#len = 0;
-    if (parts.length === 1) {
-      const only = parts[0];
-      parts.length = 0;
-      return writeAll(this.conn, only);
-    }
-    if (len <= COALESCE) {
-      let out = this.#out;
-      if (out === null || out.length < len) {
-        out = this.#out = new Uint8Array(Math.max(len, 4096));
-      }
-      let off = 0;
-      for (let i = 0; i < parts.length; i++) {
-        out.set(parts[i], off);
-        off += parts[i].length;
-      }
-      parts.length = 0;
-      return writeAll(this.conn, out.subarray(0, len));
+    const staged = this.#outLen > this.#sealed
+      ? this.#out!.subarray(this.#sealed, this.#outLen)
+      : null;
+    // The staging buffer is free again once this flush completes (the
+    // handler awaits it before queueing more).
+    this.#outLen = this.#sealed = 0;
+    if (parts.length === 0) {
+      return staged === null ? undefined : writeAll(this.conn, staged);
     }
     const copy = parts.slice();
     parts.length = 0;
+    if (staged !== null) copy.push(staged);
     return this.#writeMany(copy);
   }
 
   async #writeMany(parts: Uint8Array[]): Promise<void> {
-    // Small leading parts (status line, headers) go out together.
-    let i = 0;
-    let small = 0;
-    while (i < parts.length && small + parts[i].length <= COALESCE) {
-      small += parts[i++].length;
-    }
-    if (i > 1) {
-      const head = new Uint8Array(small);
-      let off = 0;
-      for (let j = 0; j < i; j++) {
-        head.set(parts[j], off);
-        off += parts[j].length;
-      }
-      await writeAll(this.conn, head);
-    } else i = 0;
-    for (; i < parts.length; i++) await writeAll(this.conn, parts[i]);
+    for (let i = 0; i < parts.length; i++) await writeAll(this.conn, parts[i]);
   }
 }

@@ -72,7 +72,13 @@ import {
 } from "./_http.ts";
 import { httpDate } from "./_date.ts";
 import { repr } from "./_repr.ts";
-import { Framing, ResponseWriter, writeAll } from "./_server_conn.ts";
+import {
+  Framing,
+  giveBuffer,
+  ResponseWriter,
+  takeBuffer,
+  writeAll,
+} from "./_server_conn.ts";
 import {
   BatchedWriter,
   escapeControl,
@@ -89,7 +95,7 @@ const SYS_VERSION = `Deno/${Deno.version.deno}`;
 const SOFTWARE_VERSION = `${SERVER_VERSION} ${SYS_VERSION}`;
 
 const EMPTY = new Uint8Array(0);
-const INITIAL_BUFFER = 16 * 1024;
+const NO_INPUT = new BytesIO(EMPTY);
 const FILE_BLOCK = 256 * 1024;
 
 /**
@@ -547,23 +553,25 @@ class ServerHandler extends SimpleHandler {
   completed = false;
   #framing: Framing = Framing.Plain;
 
-  constructor(
-    body: Uint8Array,
-    writer: ResponseWriter,
-    requestHandler: WSGIRequestHandler,
-    environ: WSGIEnvironment,
-    http11: boolean,
-  ) {
-    super(
-      new BytesIO(body),
-      writer,
-      requestHandler.getStderr(),
-      environ,
-      { multithread: true, multiprocess: false },
-    );
+  constructor(writer: ResponseWriter, requestHandler: WSGIRequestHandler) {
+    super(NO_INPUT, writer, requestHandler.getStderr(), {}, {
+      multithread: true,
+      multiprocess: false,
+    });
     this.writer = writer;
     this.requestHandler = requestHandler;
+  }
+
+  /**
+   * Readies the handler for one request. A handler whose last response
+   * ended normally (`close()` reset its state) serves the connection's next
+   * request too, rather than a new one being made per request.
+   */
+  prepare(body: Uint8Array, environ: WSGIEnvironment, http11: boolean): void {
+    this.stdin = new BytesIO(body);
+    this.baseEnv = environ;
     this.httpVersion = http11 ? "1.1" : "1.0";
+    this.completed = false;
   }
 
   /**
@@ -598,8 +606,13 @@ class ServerHandler extends SimpleHandler {
    * the framing, and say whether the connection stays open.
    */
   override cleanupHeaders(): void {
-    super.cleanupHeaders();
+    // BaseHandler.cleanupHeaders: Content-Length for a one-block body.
     const headers = this.headers!;
+    let cl = headers.get("Content-Length");
+    if (cl === undefined) {
+      this.setContentLength();
+      cl = headers.get("Content-Length");
+    }
     const rh = this.requestHandler;
     const status = this.status!;
     const code = (status.charCodeAt(0) - 48) * 100 +
@@ -609,19 +622,16 @@ class ServerHandler extends SimpleHandler {
     this.writer.remaining = -1;
     if (rh.command === "HEAD" || code < 200 || code === 204 || code === 304) {
       this.#framing = Framing.Discard;
+    } else if (cl !== undefined) {
+      this.#framing = Framing.Plain;
+      if (/^[0-9]{1,15}$/.test(cl)) this.writer.remaining = Number(cl);
+      else keepAlive = false;
+    } else if (http11) {
+      headers.set("Transfer-Encoding", "chunked");
+      this.#framing = Framing.Chunked;
     } else {
-      const cl = headers.get("Content-Length");
-      if (cl !== undefined) {
-        this.#framing = Framing.Plain;
-        if (/^[0-9]{1,15}$/.test(cl)) this.writer.remaining = Number(cl);
-        else keepAlive = false;
-      } else if (http11) {
-        headers.set("Transfer-Encoding", "chunked");
-        this.#framing = Framing.Chunked;
-      } else {
-        this.#framing = Framing.Plain; // ends when the connection closes
-        keepAlive = false;
-      }
+      this.#framing = Framing.Plain; // ends when the connection closes
+      keepAlive = false;
     }
     if (http11) {
       if (!keepAlive) headers.set("Connection", "close");
@@ -631,12 +641,43 @@ class ServerHandler extends SimpleHandler {
     rh.closeConnection = !keepAlive;
   }
 
-  /** Writes the head, then switches the writer to the body's framing. */
+  /**
+   * Writes the head as `BaseHandler.buildPreamble` builds it (status line,
+   * `Date` and `Server` unless the app gave them, the headers, a blank
+   * line), encoded straight into the connection's output buffer; then
+   * switches the writer to the body's framing.
+   */
   override sendPreamble(): void | Promise<void> {
-    this.writer.framing = Framing.Head;
-    const r = super.sendPreamble();
-    this.writer.framing = this.#framing;
-    return r;
+    const writer = this.writer;
+    writer.framing = Framing.Head;
+    let head = `HTTP/${this.httpVersion} ${this.status}\r\n`;
+    let fields = "";
+    let hasDate = false;
+    let hasServer = false;
+    let lines = 2;
+    for (const [name, value] of this.headers!) {
+      if (name.length === 4) {
+        if (!hasDate && name.toLowerCase() === "date") hasDate = true;
+      } else if (name.length === 6) {
+        if (!hasServer && name.toLowerCase() === "server") hasServer = true;
+      }
+      fields += `${name}: ${value}\r\n`;
+      lines++;
+    }
+    if (!hasDate) {
+      head += `Date: ${httpDate()}\r\n`;
+      lines++;
+    }
+    if (!hasServer && this.serverSoftware) {
+      head += `Server: ${this.serverSoftware}\r\n`;
+      lines++;
+    }
+    if (!writer.queueHead(`${head}${fields}\r\n`, lines)) {
+      // A forbidden character somewhere: let buildPreamble name it.
+      this.buildPreamble();
+      throw new TypeError("invalid response head");
+    }
+    writer.framing = this.#framing;
   }
 
   /** Streams a `FileWrapper` over a `Deno.FsFile` block by block. */
@@ -757,7 +798,8 @@ export class WSGIRequestHandler {
   idle = false;
 
   #head: RequestHead | undefined;
-  #buf = new Uint8Array(INITIAL_BUFFER);
+  #handler: ServerHandler | undefined;
+  #buf: Uint8Array = takeBuffer();
   #start = 0;
   #end = 0;
   #parser: HeadParser;
@@ -788,6 +830,8 @@ export class WSGIRequestHandler {
       maxHeaders: o.maxHeaders,
     });
     this.#writer = new ResponseWriter(conn);
+    // A head and a large body block go out in two writes: no Nagle delay.
+    (conn as Deno.TcpConn).setNoDelay?.(true);
   }
 
   /** The request line as received (Python's `requestline`). */
@@ -872,6 +916,9 @@ export class WSGIRequestHandler {
     } finally {
       if (this.#headerTimedOut) this.logError("Request timed out");
       this.#closeConn();
+      giveBuffer(this.#buf);
+      this.#buf = EMPTY;
+      this.#writer.release();
     }
   }
 
@@ -936,13 +983,11 @@ export class WSGIRequestHandler {
     writer.reset();
     const environ = this.getEnviron();
     if (head.chunked) environ.CONTENT_LENGTH = String(body.length);
-    const handler = new ServerHandler(
-      body,
-      writer,
-      this,
-      environ,
-      head.minor >= 1,
-    );
+    let handler = this.#handler;
+    if (handler === undefined || !handler.completed) {
+      handler = this.#handler = new ServerHandler(writer, this);
+    }
+    handler.prepare(body, environ, head.minor >= 1);
     try {
       await handler.run(this.server.application!);
     } catch (e) {
