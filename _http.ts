@@ -815,14 +815,14 @@ function intern(buf: Uint8Array, a: number, b: number): string {
   const slot = (h ^ (h >>> 15)) & INTERN_MASK;
   const old = internTable[slot];
   if (old.length === n) {
+    // Every byte is compared, with no early exit: the time taken tells
+    // nothing about how much of an entry (another client's Cookie, say)
+    // matched.
     const bytes = internBytes;
     let o = slot * INTERN_MAX;
-    let k = a;
-    while (k < b && bytes[o] === buf[k]) {
-      k++;
-      o++;
-    }
-    if (k === b) return old;
+    let diff = 0;
+    for (let k = a; k < b; k++, o++) diff |= bytes[o] ^ buf[k];
+    if (diff === 0) return old;
   }
   // A new flat string (not a slice of a larger one, which it would keep
   // alive in the table).
