@@ -152,6 +152,9 @@ const N_EXPECT = bytesOf("expect");
 const N_CONNECTION = bytesOf("connection");
 const N_CONTENT_LENGTH = bytesOf("content-length");
 const N_TRANSFER_ENCODING = bytesOf("transfer-encoding");
+const N_COOKIE = bytesOf("cookie");
+const N_AUTHORIZATION = bytesOf("authorization");
+const N_PROXY_AUTHORIZATION = bytesOf("proxy-authorization");
 const V_CHUNKED = bytesOf("chunked");
 const V_CLOSE = bytesOf("close");
 const V_KEEP_ALIVE = bytesOf("keep-alive");
@@ -457,8 +460,13 @@ export class HeadParser {
       fields[k + 2] = fValueStart - base;
       fields[k + 3] = fValueEnd - base;
       const n = fNameEnd - i;
-      if (n === 4 || n === 6 || n === 10 || n === 14 || n === 17) {
-        this.special(buf, i, fNameEnd, fValueStart, fValueEnd);
+      if (
+        n === 4 || n === 6 || n === 10 || n === 13 || n === 14 || n === 17 ||
+        n === 19
+      ) {
+        if (this.special(buf, i, fNameEnd, fValueStart, fValueEnd)) {
+          fields[k + 2] = ~fields[k + 2]; // a secret: not interned
+        }
       }
       i = next;
     }
@@ -581,14 +589,18 @@ export class HeadParser {
     return next;
   }
 
-  /** Host, Expect, Connection, Content-Length, Transfer-Encoding. */
+  /**
+   * Host, Expect, Connection, Content-Length, Transfer-Encoding; returns
+   * true for a field whose value is a secret (Cookie, Authorization,
+   * Proxy-Authorization).
+   */
   private special(
     buf: Uint8Array,
     ns: number,
     ne: number,
     vs: number,
     ve: number,
-  ): void {
+  ): boolean {
     switch (ne - ns) {
       case 4:
         if (eqLower(buf, ns, ne, N_HOST)) {
@@ -597,8 +609,9 @@ export class HeadParser {
             if (HOST[buf[k]] !== 1) throw bad("invalid Host header");
           }
         }
-        return;
+        return false;
       case 6:
+        if (eqLower(buf, ns, ne, N_COOKIE)) return true;
         if (eqLower(buf, ns, ne, N_EXPECT)) {
           if (eqLower(buf, vs, ve, V_100_CONTINUE)) this.expect100 = true;
           else if (ve > vs) {
@@ -608,21 +621,26 @@ export class HeadParser {
             );
           }
         }
-        return;
+        return false;
+      case 13:
+        return eqLower(buf, ns, ne, N_AUTHORIZATION);
+      case 19:
+        return eqLower(buf, ns, ne, N_PROXY_AUTHORIZATION);
       case 10:
         if (eqLower(buf, ns, ne, N_CONNECTION)) this.connection(buf, vs, ve);
-        return;
+        return false;
       case 14:
         if (eqLower(buf, ns, ne, N_CONTENT_LENGTH)) {
           this.contentLengthField(buf, vs, ve);
         }
-        return;
+        return false;
       case 17:
         if (eqLower(buf, ns, ne, N_TRANSFER_ENCODING)) {
           this.transferEncoding(buf, vs, ve);
         }
-        return;
+        return false;
     }
+    return false;
   }
 
   /** Notes the `close` and `keep-alive` tokens of a Connection value. */
@@ -732,9 +750,12 @@ export class HeadParser {
     const headers: [string, string][] = [];
     this.whole = null;
     for (let k = 0; k < 4 * n; k += 4) {
+      const vs = fields[k + 2];
       headers.push([
         this.text(buf, base, headEnd, fields[k], fields[k + 1]),
-        this.text(buf, base, headEnd, fields[k + 2], fields[k + 3]),
+        vs >= 0
+          ? this.text(buf, base, headEnd, vs, fields[k + 3])
+          : this.secret(buf, base, headEnd, ~vs, fields[k + 3]),
       ]);
     }
     const verStart = this.targetEnd + 1;
@@ -766,6 +787,30 @@ export class HeadParser {
   }
 
   /**
+   * The string for a secret value: sliced from the whole head, never
+   * interned (the table would keep it, and a hit or a miss could be timed).
+   */
+  private secret(
+    buf: Uint8Array,
+    base: number,
+    headEnd: number,
+    a: number,
+    b: number,
+  ): string {
+    if (this.whole === null) this.whole = this.decodeHead(buf, base, headEnd);
+    return this.whole.slice(a, b);
+  }
+
+  /** The whole head, read as ISO-8859-1. */
+  private decodeHead(buf: Uint8Array, base: number, headEnd: number): string {
+    // An ASCII head (the usual case) decodes faster through TextDecoder,
+    // whose UTF-8 is ASCII on ASCII bytes.
+    return (this.high & 2) !== 0
+      ? latin1Decode(buf, base, headEnd)
+      : asciiDecoder.decode(buf.subarray(base, headEnd));
+  }
+
+  /**
    * The string for `buf[base + a : base + b]`, read as ISO-8859-1: a
    * short one from the intern table when it holds the same bytes, a long
    * one sliced from the whole head, decoded once.
@@ -781,13 +826,7 @@ export class HeadParser {
     if (n === 0) return "";
     a += base;
     if (n <= INTERN_MAX) return intern(buf, a, a + n);
-    if (this.whole === null) {
-      // An ASCII head (the usual case) decodes faster through
-      // TextDecoder, whose UTF-8 is ASCII on ASCII bytes.
-      this.whole = (this.high & 2) !== 0
-        ? latin1Decode(buf, base, headEnd)
-        : asciiDecoder.decode(buf.subarray(base, headEnd));
-    }
+    if (this.whole === null) this.whole = this.decodeHead(buf, base, headEnd);
     return this.whole.slice(a - base, a - base + n);
   }
 }

@@ -820,6 +820,25 @@ Deno.test("head: strings are right however often their bytes recur", async (t) =
       }
     }
   });
+  await t.step("secrets (Cookie, Authorization) read back right", () => {
+    for (const high of ["", "\xe9"]) {
+      const lines = [
+        "Cookie: sid=" + high + "abc",
+        "authorization: Basic dXNlcjpwYXNz" + high,
+        "Proxy-Authorization:  Bearer x ",
+        "COOKIE:",
+        "Authorization: " + "t".repeat(300),
+      ];
+      const h = head(req(lines));
+      assertEquals(h.headers.slice(1), [
+        ["Cookie", "sid=" + high + "abc"],
+        ["authorization", "Basic dXNlcjpwYXNz" + high],
+        ["Proxy-Authorization", "Bearer x"],
+        ["COOKIE", ""],
+        ["Authorization", "t".repeat(300)],
+      ]);
+    }
+  });
   await t.step("5000 random heads read back byte for byte", () => {
     const rnd = mulberry32(7);
     const alphabet = "ab\x80\xff -";
