@@ -410,6 +410,26 @@ Deno.test("wsgiref parity (HTTP/1.0)", async (t) => {
   });
 });
 
+Deno.test("logRequests: false writes no log line", async () => {
+  await withServer(helloApp, async (server, log) => {
+    await exchange(server.port, "GET / HTTP/1.0\r\n\r\n");
+    await exchange(server.port, "NOT A REQUEST\r\n\r\n");
+    assertEquals(log.getValue(), "");
+  }, { logRequests: false });
+});
+
+Deno.test("a response header with a line break is refused: 500, nothing forged", async () => {
+  const app: WSGIApplication = (_e, sr) => {
+    sr("200 OK", [["X-Evil", "a\r\nSet-Cookie: x=1"]]);
+    return [enc.encode("no")];
+  };
+  await withServer(app, async (server) => {
+    const out = native(await exchange(server.port, "GET / HTTP/1.0\r\n\r\n"));
+    assert(out.startsWith("HTTP/1.0 500 Internal Server Error\r\n"), out);
+    assert(!out.includes("Set-Cookie"), out);
+  });
+});
+
 Deno.test("HTTP/1.1: persistent connections and pipelining", async (t) => {
   await withServer(echoApp, async (server) => {
     await t.step(
