@@ -97,6 +97,10 @@ const SOFTWARE_VERSION = `${SERVER_VERSION} ${SYS_VERSION}`;
 const EMPTY = new Uint8Array(0);
 const NO_INPUT = new BytesIO(EMPTY);
 const FILE_BLOCK = 256 * 1024;
+/** Most bytes read and dropped after a refused request, before closing. */
+const LINGER_BYTES = 16 * 1024 * 1024;
+/** Longest wait for the client to stop sending after a refused request (ms). */
+const LINGER_MS = 2000;
 
 /**
  * Options of {@linkcode makeServer} and {@linkcode WSGIServer}.
@@ -673,7 +677,10 @@ class ServerHandler extends SimpleHandler {
       lines++;
     }
     if (!writer.queueHead(`${head}${fields}\r\n`, lines)) {
-      // A forbidden character somewhere: let buildPreamble name it.
+      // A forbidden character somewhere: nothing was sent, so the error
+      // page can still go out (as BaseHandler.sendPreamble); let
+      // buildPreamble name the character.
+      this.headersSent = false;
       this.buildPreamble();
       throw new TypeError("invalid response head");
     }
@@ -1100,7 +1107,32 @@ export class WSGIRequestHandler {
     ]);
     try {
       await writeAll(this.conn, bytes);
+      await this.#linger();
     } catch { /* the client is gone */ }
+  }
+
+  /**
+   * After a refusal: half-closes (the client reads the answer, then the
+   * end of the stream), then reads and drops what the client still sends,
+   * at most {@linkcode LINGER_BYTES} for at most {@linkcode LINGER_MS} (or
+   * headerTimeout if shorter). Closing at once with unread bytes would
+   * make the kernel send a reset, which can destroy the answer before a
+   * client still uploading its body reads it.
+   */
+  async #linger(): Promise<void> {
+    if (this.server.shuttingDown) return;
+    await (this.conn as Deno.TcpConn).closeWrite();
+    // Waiting on nothing the app needs: shutdown() may drop it at once, and
+    // the sweeper ends it at the deadline without logging a timeout.
+    this.idle = true;
+    this.deadline = Date.now() +
+      Math.min(LINGER_MS, this.server.options.headerTimeout);
+    const buf = this.#buf;
+    for (let left = LINGER_BYTES; left > 0;) {
+      const n = await this.conn.read(buf);
+      if (n === null) break;
+      left -= n;
+    }
   }
 
   /** The first line in the buffer, without its line end, for the log. */
