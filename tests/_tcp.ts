@@ -3,7 +3,7 @@
 // responses that tells a well-formed answer from anything else.
 
 /** Bytes of a native string (each code unit one byte). */
-export function latin1(s: string): Uint8Array {
+export function latin1(s: string): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
   return out;
@@ -19,7 +19,10 @@ export function native(b: Uint8Array): string {
 }
 
 /** `a` then `b` in a new array. */
-export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+export function concat(
+  a: Uint8Array,
+  b: Uint8Array,
+): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);
