@@ -43,6 +43,8 @@ export async function writeAll(
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
 
+const encoder = new TextEncoder();
+
 /** Pieces at most this long are copied into the staging buffer (if they fit). */
 const SMALL = BUFFER_SIZE;
 
@@ -86,25 +88,33 @@ export class ResponseWriter {
    * staging nothing, if the check fails.
    */
   queueHead(head: string, lines: number): boolean {
-    const n = head.length;
-    let out = this.#stage(n);
+    if (head.indexOf("\0") !== -1) return false;
     let cr = 0;
+    for (let k = head.indexOf("\r"); k !== -1; k = head.indexOf("\r", k + 1)) {
+      cr++;
+    }
     let lf = 0;
-    let bad = false;
-    let off = this.#outLen;
-    if (out === null) out = new Uint8Array(n), off = 0;
+    for (let k = head.indexOf("\n"); k !== -1; k = head.indexOf("\n", k + 1)) {
+      lf++;
+    }
+    if (cr !== lines || lf !== lines) return false;
+    const n = head.length;
+    const out = this.#stage(n);
+    if (out !== null) {
+      // ASCII (the usual case) is the same in UTF-8: encode natively.
+      const r = encoder.encodeInto(head, out.subarray(this.#outLen));
+      if (r.read === n && r.written === n) {
+        this.#outLen += n;
+        return true;
+      }
+    }
+    const bytes = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const c = head.charCodeAt(i);
-      if (c < 32) {
-        if (c === 13) cr++;
-        else if (c === 10) lf++;
-        else if (c === 0) bad = true;
-      } else if (c > 255) bad = true;
-      out[off + i] = c;
+      if (c > 255) return false;
+      bytes[i] = c;
     }
-    if (bad || cr !== lines || lf !== lines) return false;
-    if (out === this.#out) this.#outLen += n;
-    else this.#push(out);
+    this.#push(bytes);
     return true;
   }
 
@@ -165,6 +175,11 @@ export class ResponseWriter {
       this.#sealed = this.#outLen;
     }
     this.#parts.push(data);
+  }
+
+  /** True when everything queued sits in the staging buffer. */
+  get staged(): boolean {
+    return this.#parts.length === 0;
   }
 
   /** `HandlerOutput.write`: queues all of `p`. */

@@ -722,13 +722,24 @@ class ServerHandler extends SimpleHandler {
     return true;
   }
 
-  /** Ends a chunked body with the last chunk; else as wsgiref. */
+  /**
+   * Sends what was written, as wsgiref's `_flush` after each `write()`;
+   * but a body held in an array is all in memory already, so what of it
+   * fits in the staging buffer waits for the end of the response and goes
+   * out in one write with the head.
+   */
+  override rawFlush(): void | Promise<void> {
+    if (Array.isArray(this.result) && this.writer.staged) return;
+    return this.writer.flush();
+  }
+
+  /**
+   * Queues the last chunk of a chunked body; else as wsgiref. (The
+   * connection's handler flushes once the response ends.)
+   */
   override finishContent(): void | Promise<void> {
     if (this.headersSent) {
-      if (this.writer.framing === Framing.Chunked) {
-        this.writer.endChunked();
-        return this.writer.flush();
-      }
+      this.writer.endChunked();
       return;
     }
     return super.finishContent();
