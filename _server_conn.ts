@@ -6,7 +6,7 @@
 import { chunkHeader, CRLF, LAST_CHUNK } from "./_http.ts";
 
 /** Size of the pooled connection buffers. */
-export const BUFFER_SIZE = 16 * 1024;
+export const BUFFER_SIZE = 8 * 1024;
 const pool: Uint8Array[] = [];
 const POOL_MAX = 512;
 
@@ -193,7 +193,10 @@ export class ResponseWriter {
     if (this.framing === Framing.Chunked) this.#add(LAST_CHUNK);
   }
 
-  /** Gives the pooled buffer back; call when the connection is done. */
+  /**
+   * Gives the pooled staging buffer back (between responses, so that an
+   * idle connection holds none, and when the connection is done).
+   */
   release(): void {
     if (this.#out !== null) giveBuffer(this.#out);
     this.#out = null;

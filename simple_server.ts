@@ -96,7 +96,7 @@ const SOFTWARE_VERSION = `${SERVER_VERSION} ${SYS_VERSION}`;
 
 const EMPTY = new Uint8Array(0);
 const NO_INPUT = new BytesIO(EMPTY);
-const FILE_BLOCK = 256 * 1024;
+const FILE_BLOCK = 1024 * 1024;
 /** Most bytes read and dropped after a refused request, before closing. */
 const LINGER_BYTES = 16 * 1024 * 1024;
 /** Longest wait for the client to stop sending after a refused request (ms). */
@@ -1015,6 +1015,7 @@ export class WSGIRequestHandler {
     }
     const rest = writer.flush();
     if (rest) await rest;
+    writer.release();
     if (
       !handler.completed || writer.overflow > 0 ||
       (writer.framing === Framing.Plain && writer.remaining > 0)
