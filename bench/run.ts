@@ -43,6 +43,11 @@ const TARGETS: Target[] = [
     port: 8302,
   },
   {
+    name: "toFetchHandler (this)",
+    command: [...DENO_RUN, `${here}fetch_hello.ts`, "{port}"],
+    port: 8304,
+  },
+  {
     name: "Python wsgiref",
     command: ["python3", `${here}python_wsgiref_hello.py`, "{port}"],
     port: 8303,
