@@ -566,11 +566,7 @@ class ServerHandler extends SimpleHandler {
     this.requestHandler = requestHandler;
   }
 
-  /**
-   * Readies the handler for one request. A handler whose last response
-   * ended normally (`close()` reset its state) serves the connection's next
-   * request too, rather than a new one being made per request.
-   */
+  /** Readies the handler for its request. */
   prepare(body: Uint8Array, environ: WSGIEnvironment, http11: boolean): void {
     this.stdin = new BytesIO(body);
     this.baseEnv = environ;
@@ -816,7 +812,6 @@ export class WSGIRequestHandler {
   idle = false;
 
   #head: RequestHead | undefined;
-  #handler: ServerHandler | undefined;
   #buf: Uint8Array = takeBuffer();
   #start = 0;
   #end = 0;
@@ -1001,10 +996,9 @@ export class WSGIRequestHandler {
     writer.reset();
     const environ = this.getEnviron();
     if (head.chunked) environ.CONTENT_LENGTH = String(body.length);
-    let handler = this.#handler;
-    if (handler === undefined || !handler.completed) {
-      handler = this.#handler = new ServerHandler(writer, this);
-    }
+    // One handler per request, as wsgiref: a startResponse or write kept
+    // by an app past its response cannot reach the next one.
+    const handler = new ServerHandler(writer, this);
     handler.prepare(body, environ, head.minor >= 1);
     try {
       await handler.run(this.server.application!);
