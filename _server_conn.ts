@@ -79,6 +79,24 @@ export class ResponseWriter {
     this.framing = Framing.Head;
     this.remaining = -1;
     this.overflow = 0;
+    this.#writes = 0;
+  }
+
+  /** Writes made for the current response. */
+  #writes = 0;
+  #noDelay = false;
+
+  /**
+   * A response sent in several writes must not wait on Nagle's algorithm
+   * (the last small segment would wait for the client's delayed ACK).
+   * One-write responses need nothing, which saves a syscall per connection.
+   */
+  #moreThanOneWrite(): void {
+    if (this.#noDelay) return;
+    this.#noDelay = true;
+    try {
+      (this.conn as Deno.TcpConn).setNoDelay?.(true);
+    } catch { /* closed */ }
   }
 
   /**
@@ -214,8 +232,12 @@ export class ResponseWriter {
     // handler awaits it before queueing more).
     this.#outLen = this.#sealed = 0;
     if (parts.length === 0) {
-      return staged === null ? undefined : writeAll(this.conn, staged);
+      if (staged === null) return undefined;
+      if (this.#writes++ > 0) this.#moreThanOneWrite();
+      return writeAll(this.conn, staged);
     }
+    this.#writes++;
+    this.#moreThanOneWrite();
     const copy = parts.slice();
     parts.length = 0;
     if (staged !== null) copy.push(staged);

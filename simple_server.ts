@@ -843,8 +843,6 @@ export class WSGIRequestHandler {
       maxHeaders: o.maxHeaders,
     });
     this.#writer = new ResponseWriter(conn);
-    // A head and a large body block go out in two writes: no Nagle delay.
-    (conn as Deno.TcpConn).setNoDelay?.(true);
   }
 
   /** The request line as received (Python's `requestline`). */
