@@ -259,37 +259,49 @@ function parseOrigin(origin: string): Origin {
 let lastOrigin = "";
 let lastParsed: Origin = parseOrigin("http:");
 
-/** Where the path starts in `url` (after the scheme and authority). */
-function pathStart(url: string): number {
-  if (
-    lastOrigin && url.startsWith(lastOrigin) &&
-    (url.length === lastOrigin.length || isPathStart(url, lastOrigin.length))
-  ) {
-    return lastOrigin.length;
+/**
+ * Where the path starts in `url` (after the scheme and authority); leaves
+ * the origin parsed in `lastParsed`.
+ */
+function splitOrigin(url: string): number {
+  const n = lastOrigin.length;
+  if (n !== 0 && url.startsWith(lastOrigin)) {
+    const c = url.charCodeAt(n);
+    // "/", "?", "#" or the end
+    if (c === 0x2f || c === 0x3f || c === 0x23 || c !== c) return n;
   }
   let i = url.indexOf(":") + 1;
   if (url.startsWith("//", i)) {
-    i += 2;
-    while (i < url.length && !isPathStart(url, i)) i++;
+    for (i += 2; i < url.length; i++) {
+      const c = url.charCodeAt(i);
+      if (c === 0x2f || c === 0x3f || c === 0x23) break;
+    }
   }
+  lastOrigin = url.slice(0, i);
+  lastParsed = parseOrigin(lastOrigin);
   return i;
 }
 
-function isPathStart(url: string, i: number): boolean {
-  const c = url.charCodeAt(i);
-  return c === 0x2f || c === 0x3f || c === 0x23; // / ? #
-}
-
-/** The scheme and authority of `url`, whose path starts at `at`. */
-function originOf(url: string, at: number): Origin {
-  if (at !== lastOrigin.length || !url.startsWith(lastOrigin)) {
-    lastOrigin = url.slice(0, at);
-    lastParsed = parseOrigin(lastOrigin);
-  }
-  return lastParsed;
-}
-
 // --- the exchange: one request's startResponse, write and body ----------
+
+/**
+ * The app's headers for a `Response`, hop-by-hop ones left out. A record
+ * when every name is distinct (the common case: Deno converts a record
+ * faster than a list of pairs), else the list (repeated `Set-Cookie`).
+ */
+function headersInit(headers: [string, string][]): HeadersInit {
+  const record: Record<string, string> = {};
+  for (let i = 0; i < headers.length; i++) {
+    const name = headers[i][0];
+    if (hopByHop(name)) continue;
+    const key = name.toLowerCase();
+    if (Object.hasOwn(record, key) || key === "__proto__") {
+      return headers.filter(([n]) => !hopByHop(n));
+    }
+    record[key] = headers[i][1];
+  }
+  return record;
+}
 
 /** `isHopByHop`, with a cheap length test first (this runs per header). */
 function hopByHop(name: string): boolean {
@@ -503,18 +515,11 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
       throw new AssertionError("start_response() was not called");
     }
     const code = +status.slice(0, 3);
-    let headers = this.headers!;
-    for (let i = 0; i < headers.length; i++) {
-      if (hopByHop(headers[i][0])) {
-        headers = headers.filter(([name]) => !hopByHop(name));
-        break;
-      }
-    }
     if (body !== null && NULL_BODY_STATUS.has(code)) body = null;
     return new Response(body, {
       status: code,
       statusText: status.slice(4),
-      headers,
+      headers: headersInit(this.headers!),
     });
   }
 
@@ -838,8 +843,8 @@ export function toFetchHandler(
     info?: ServeInfo,
   ): Promise<Response> {
     const url = request.url;
-    const at = pathStart(url);
-    const origin = originOf(url, at);
+    const at = splitOrigin(url);
+    const origin = lastParsed;
     let hash = url.indexOf("#", at);
     if (hash === -1) hash = url.length;
     let q = url.indexOf("?", at);

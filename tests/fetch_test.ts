@@ -279,6 +279,21 @@ Deno.test("toFetchHandler: the response", async (t) => {
     },
   );
 
+  await t.step("header names that are Object.prototype keys", async () => {
+    const handler = toFetchHandler((_env, startResponse) => {
+      startResponse("200 OK", [
+        ["constructor", "c"],
+        ["__proto__", "p"],
+        ["toString", "t"],
+      ]);
+      return [];
+    });
+    const response = await handler(new Request("http://x/"));
+    assertEquals(response.headers.get("constructor"), "c");
+    assertEquals(response.headers.get("__proto__"), "p");
+    assertEquals(response.headers.get("tostring"), "t");
+  });
+
   await t.step("write() output comes first, in order", async () => {
     const handler = toFetchHandler((_env, startResponse) => {
       const write = startResponse("200 OK", []);
