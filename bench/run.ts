@@ -239,6 +239,7 @@ try {
     const row: Row = { rps: [], errors: [] };
     rows.set(target.name, row);
     for (const sc of SCENARIOS) {
+      await new Promise((r) => setTimeout(r, 1000)); // let sockets settle
       await wrk(target.port, sc.wrk, 2); // warm-up
       const r = await wrk(target.port, sc.wrk, duration);
       console.error(`${target.name} | ${sc.name}: ${fmt(r.rps)} req/s`);
@@ -280,7 +281,10 @@ const head = ["server"];
 for (const sc of SCENARIOS) {
   head.push(`${sc.name} (req/s)`, "vs Deno.serve", "vs wsgiref");
 }
-head.push("1 GiB FileWrapper (GB/s)", "RSS idle / 1,000 keep-alive (MiB)");
+head.push(
+  "1 GiB FileWrapper (GB/s)",
+  "RSS after the runs / + 1,000 idle keep-alive conns (MiB)",
+);
 const lines = [
   `| ${head.join(" | ")} |`,
   `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
