@@ -843,6 +843,7 @@ export function toFetchHandler(
     info?: ServeInfo,
   ): Promise<Response> {
     const url = request.url;
+    const method = request.method;
     const at = splitOrigin(url);
     const origin = lastParsed;
     let hash = url.indexOf("#", at);
@@ -862,7 +863,7 @@ export function toFetchHandler(
       pathInfo = pathInfo.slice(scriptName.length);
     }
     const environ: WSGIEnvironment = {
-      REQUEST_METHOD: request.method,
+      REQUEST_METHOD: method,
       SCRIPT_NAME: scriptName,
       PATH_INFO: pathInfo,
       QUERY_STRING: q < hash ? url.slice(q + 1, hash) : "",
@@ -901,7 +902,7 @@ export function toFetchHandler(
     }
     environ["wsgi.input"] = new BytesIO(input) as InputStream;
 
-    const exchange = new Exchange(errors, request.method, rawPath);
+    const exchange = new Exchange(errors, method, rawPath);
     let result: ResponseBody;
     try {
       const r = app(environ, exchange.startResponse);
