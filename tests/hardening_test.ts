@@ -551,6 +551,22 @@ Deno.test("limits: maxRequestBody", async (t) => {
       },
     );
     await t.step(
+      "the drain after a refusal is bounded: a client that never stops is cut off",
+      async () => {
+        using c = await RawClient.open(port);
+        const answer = c.response(10_000);
+        answer.catch(() => {});
+        await c.send(POST + `Content-Length: ${1 << 30}\r\n\r\n`);
+        const block = new Uint8Array(1 << 20);
+        let sent = 0;
+        while (sent < 256 && await c.trySend(block)) sent++;
+        // The server reads at most 16 MiB (or for 2 s) after its answer.
+        assert(sent < 256, "the server read 256 MiB of a refused body");
+        assertEquals((await answer).status, 413);
+        await expectServes(port);
+      },
+    );
+    await t.step(
       "a chunk size past the limit: 413 before its data",
       async () => {
         using c = await RawClient.open(port);
