@@ -234,7 +234,7 @@ export class ResponseWriter {
     if (parts.length === 0) {
       if (staged === null) return undefined;
       if (this.#writes++ > 0) this.#moreThanOneWrite();
-      return writeAll(this.conn, staged);
+      return this.#send(staged);
     }
     this.#writes++;
     this.#moreThanOneWrite();
@@ -245,6 +245,26 @@ export class ResponseWriter {
   }
 
   async #writeMany(parts: Uint8Array[]): Promise<void> {
-    for (let i = 0; i < parts.length; i++) await writeAll(this.conn, parts[i]);
+    for (let i = 0; i < parts.length; i++) await this.#send(parts[i]);
+  }
+
+  /** conn.write calls under way (above 0 while one waits on the client). */
+  sending = 0;
+  /** conn.write calls completed: the server's send timeout watches it move. */
+  sent = 0;
+
+  /** Writes all of `data`, counting the writes for the send timeout. */
+  async #send(data: Uint8Array): Promise<void> {
+    this.sending++;
+    try {
+      let off = await this.conn.write(data);
+      this.sent++;
+      while (off < data.length) {
+        off += await this.conn.write(data.subarray(off));
+        this.sent++;
+      }
+    } finally {
+      this.sending--;
+    }
   }
 }

@@ -123,6 +123,13 @@ export interface ServerOptions {
   headerTimeout?: number;
   /** Milliseconds an idle persistent connection is kept. Default 5 000. */
   keepAliveTimeout?: number;
+  /**
+   * Milliseconds a response write may wait with the client reading
+   * nothing at all; then the connection is dropped (nginx's
+   * `send_timeout`). A slow reader that takes some bytes now and then is
+   * not affected. Default 60 000.
+   */
+  sendTimeout?: number;
   /** One access-log line per request on stderr, as wsgiref writes it. Default `true`. */
   logRequests?: boolean;
   /** The class that serves each connection. Default {@linkcode WSGIRequestHandler}. */
@@ -168,6 +175,7 @@ function resolveOptions(options: ServerOptions): Required<ServerOptions> {
     maxRequestBody: positive("maxRequestBody", 10 * 1024 * 1024),
     headerTimeout: positive("headerTimeout", 30_000),
     keepAliveTimeout: positive("keepAliveTimeout", 5_000),
+    sendTimeout: positive("sendTimeout", 60_000),
     logRequests: options.logRequests ?? true,
     handlerClass,
     maxConnections: positive("maxConnections", 10_000),
@@ -386,15 +394,16 @@ export class WSGIServer implements AsyncDisposable {
 
   #startSweeper(): void {
     if (this.#users++ > 0) return;
-    const { headerTimeout, keepAliveTimeout } = this.options;
+    const { headerTimeout, keepAliveTimeout, sendTimeout } = this.options;
     const every = Math.min(
       1000,
-      Math.max(10, Math.min(headerTimeout, keepAliveTimeout) / 10),
+      Math.max(10, Math.min(headerTimeout, keepAliveTimeout, sendTimeout) / 10),
     );
     this.#sweeper = setInterval(() => {
       const now = Date.now();
       for (const h of this.#handlers) {
         if (h.deadline <= now) h.timedOut();
+        else h.checkSend(now);
       }
     }, every);
   }
@@ -739,6 +748,16 @@ class ServerHandler extends SimpleHandler {
       return;
     }
     return super.finishContent();
+  }
+
+  /**
+   * As wsgiref, except once the server itself dropped the connection (a
+   * timeout, `close()`): the write that it cut short is not the app's
+   * error.
+   */
+  override logException(error: unknown): void {
+    if (this.requestHandler.aborted) return;
+    super.logException(error);
   }
 
   /** Logs the request (as wsgiref's `ServerHandler.close`), then closes. */
@@ -1193,6 +1212,31 @@ export class WSGIRequestHandler {
   /** `server_version sys_version`: the `Server:` header. */
   versionString(): string {
     return `${this.serverVersion} ${this.sysVersion}`;
+  }
+
+  #sendSeen = 0;
+  #sendSince = Date.now();
+
+  /** True once the server dropped the connection (a timeout, `close()`). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /**
+   * Called by the server's sweeper: drops the connection when a response
+   * write has waited `sendTimeout` ms with the client taking no byte.
+   *
+   * @param now the time of the sweep (ms since the epoch)
+   */
+  checkSend(now: number): void {
+    const w = this.#writer;
+    if (w.sending === 0 || w.sent !== this.#sendSeen) {
+      this.#sendSeen = w.sent;
+      this.#sendSince = now;
+    } else if (now - this.#sendSince >= this.server.options.sendTimeout) {
+      this.logError("Response send timed out (the client read nothing)");
+      this.abort();
+    }
   }
 
   /** Called by the server when {@linkcode WSGIRequestHandler.deadline} passed: drops the connection. */

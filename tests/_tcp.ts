@@ -295,7 +295,22 @@ export class RawClient {
    * reset). Throws {@linkcode ReadTimeout} after `timeoutMs`.
    */
   async more(timeoutMs: number, what = "data"): Promise<boolean> {
-    if (this.ended !== undefined) return false;
+    const got = await this.readChunk(timeoutMs, what);
+    if (got === null) return false;
+    this.#buf = concat(this.#buf, got);
+    return true;
+  }
+
+  /**
+   * Reads once and returns the bytes without buffering them (null at the
+   * end of the stream or a reset). Throws {@linkcode ReadTimeout} after
+   * `timeoutMs`.
+   */
+  async readChunk(
+    timeoutMs: number,
+    what = "data",
+  ): Promise<Uint8Array | null> {
+    if (this.ended !== undefined) return null;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -308,7 +323,7 @@ export class RawClient {
       if (timedOut) throw new ReadTimeout(timeoutMs, what);
       if (e instanceof Deno.errors.ConnectionReset) {
         this.ended = "reset";
-        return false;
+        return null;
       }
       throw e;
     } finally {
@@ -317,10 +332,9 @@ export class RawClient {
     if (timedOut) throw new ReadTimeout(timeoutMs, what);
     if (n === null) {
       this.ended = "eof";
-      return false;
+      return null;
     }
-    this.#buf = concat(this.#buf, this.#chunk.subarray(0, n));
-    return true;
+    return this.#chunk.subarray(0, n);
   }
 
   /**

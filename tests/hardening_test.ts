@@ -700,6 +700,56 @@ Deno.test("timeouts: slowloris, idle keep-alive, silent clients", async (t) => {
   );
 });
 
+Deno.test("sendTimeout: a client that reads nothing is dropped; a slow reader is not", async (t) => {
+  const big: WSGIApplication = (environ, startResponse) => {
+    const size = Number(environ.QUERY_STRING);
+    startResponse("200 OK", [["Content-Type", "application/octet-stream"]]);
+    return [new Uint8Array(size).fill(0x61)];
+  };
+
+  await t.step(
+    "32 MiB to a client that never reads: dropped, shutdown() not held up",
+    async () => {
+      await withServer(big, async (server, log) => {
+        using c = await RawClient.open(server.port);
+        await c.send(`GET /?${32 << 20} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        try {
+          for (let i = 0; !log.getValue().includes("send timed out"); i++) {
+            if (i === 200) throw new Error("not dropped within 10 s");
+            await sleep(50);
+          }
+        } catch (e) {
+          server.close(); // else shutdown() would wait on the stuck write
+          throw e;
+        }
+        const got = await c.readToEnd(5000); // what the kernel held, then the end
+        assert(got.length < 32 << 20, `${got.length} bytes`);
+      }, { sendTimeout: 300 });
+    },
+  );
+
+  await t.step(
+    "16 MiB read 64 KiB at a time, 10 ms apart: served whole",
+    async () => {
+      await withServer(big, async (server) => {
+        using c = await RawClient.open(server.port);
+        await c.send(
+          `GET /?${16 << 20} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        );
+        let total = 0;
+        for (;;) {
+          const got = await c.readChunk(5000);
+          if (got === null) break;
+          total += got.length;
+          await sleep(10);
+        }
+        assertEquals(c.ended, "eof");
+        assert(total > 16 << 20, `${total} bytes`);
+      }, { sendTimeout: 1000 });
+    },
+  );
+});
+
 Deno.test("maxConnections: past the bound, new connections wait their turn", async (t) => {
   await t.step(
     "a third connection is served once one of two leaves",
