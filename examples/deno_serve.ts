@@ -24,6 +24,13 @@ import type { WSGIApplication } from "../types.ts";
 
 const utf8 = new TextEncoder();
 
+/** A native string (bytes read as ISO-8859-1) as the UTF-8 text it holds. */
+function text(native: string): string {
+  return new TextDecoder().decode(
+    Uint8Array.from(native, (c) => c.charCodeAt(0)),
+  );
+}
+
 /** Says hello, with what the environ says about the request and server. */
 export const app: WSGIApplication = (environ, startResponse) => {
   const input = environ["wsgi.input"]!;
@@ -31,7 +38,7 @@ export const app: WSGIApplication = (environ, startResponse) => {
   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
   const lines = [
     `Hello from WSGI on Deno ${Deno.version.deno}!`,
-    `${environ.REQUEST_METHOD} ${environ.PATH_INFO}` +
+    `${environ.REQUEST_METHOD} ${text(environ.PATH_INFO ?? "")}` +
     (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : ""),
     `wsgi.multithread: ${environ["wsgi.multithread"]}`,
     `wsgi.multiprocess: ${environ["wsgi.multiprocess"]}`,

@@ -264,7 +264,7 @@ Deno.test("examples/deno_serve.ts", async (t) => {
       ["run", "--allow-net", DENO_SERVE, "0"],
       /Listening on http:\/\/127\.0\.0\.1:(\d+)\//,
     );
-    const res = await fetch(`http://127.0.0.1:${server.port}/a%20b?x=1`, {
+    const res = await fetch(`http://127.0.0.1:${server.port}/caf%C3%A9?x=1`, {
       signal: AbortSignal.timeout(30000),
       method: "POST",
       body: "four",
@@ -273,7 +273,7 @@ Deno.test("examples/deno_serve.ts", async (t) => {
     assertEquals(res.headers.get("content-type"), "text/plain; charset=utf-8");
     const text = await res.text();
     assertMatch(text, /^Hello from WSGI on Deno /);
-    assertStringIncludes(text, "\nPOST /a b?x=1\n");
+    assertStringIncludes(text, "\nPOST /café?x=1\n");
     assertStringIncludes(text, "\nwsgi.multiprocess: false\n");
     assertStringIncludes(text, "\nbody: 4 bytes\n");
   });
