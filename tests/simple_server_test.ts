@@ -430,6 +430,25 @@ Deno.test("a response header with a line break is refused: 500, nothing forged",
   });
 });
 
+Deno.test("osEnviron goes under the CGI variables; none by default", async () => {
+  let seen: WSGIEnvironment = {};
+  const app: WSGIApplication = (environ, sr) => {
+    seen = environ;
+    sr("204 No Content", []);
+    return [];
+  };
+  await withServer(app, async (server) => {
+    await exchange(server.port, "GET /p HTTP/1.0\r\n\r\n");
+    assertEquals(seen.FROM_OS, "yes");
+    assertEquals(seen.PATH_INFO, "/p"); // the request's, not osEnviron's
+    assertEquals(seen["wsgi.url_scheme"], "http");
+  }, { osEnviron: { FROM_OS: "yes", PATH_INFO: "/os" } });
+  await withServer(app, async (server) => {
+    await exchange(server.port, "GET / HTTP/1.0\r\n\r\n");
+    assert(!("HOME" in seen) && !("PATH" in seen));
+  });
+});
+
 Deno.test("HTTP/1.1: persistent connections and pipelining", async (t) => {
   await withServer(echoApp, async (server) => {
     await t.step(
