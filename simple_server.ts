@@ -130,6 +130,13 @@ export interface ServerOptions {
    * not affected. Default 60 000.
    */
   sendTimeout?: number;
+  /**
+   * Milliseconds a client may take to send a whole request body, however
+   * steadily it trickles (headerTimeout still bounds each wait between
+   * reads); then the connection is dropped. Default 300 000 (Node's
+   * `requestTimeout`).
+   */
+  bodyTimeout?: number;
   /** One access-log line per request on stderr, as wsgiref writes it. Default `true`. */
   logRequests?: boolean;
   /** The class that serves each connection. Default {@linkcode WSGIRequestHandler}. */
@@ -176,6 +183,7 @@ function resolveOptions(options: ServerOptions): Required<ServerOptions> {
     headerTimeout: positive("headerTimeout", 30_000),
     keepAliveTimeout: positive("keepAliveTimeout", 5_000),
     sendTimeout: positive("sendTimeout", 60_000),
+    bodyTimeout: positive("bodyTimeout", 300_000),
     logRequests: options.logRequests ?? true,
     handlerClass,
     maxConnections: positive("maxConnections", 10_000),
@@ -1077,9 +1085,10 @@ export class WSGIRequestHandler {
     const have = Math.min(length, this.#end - this.#start);
     body.set(this.#buf.subarray(this.#start, this.#start + have));
     this.#start += have;
-    const timeout = this.server.options.headerTimeout;
+    const { headerTimeout, bodyTimeout } = this.server.options;
+    const until = Date.now() + bodyTimeout;
     for (let off = have; off < length;) {
-      this.deadline = Date.now() + timeout;
+      this.deadline = Math.min(Date.now() + headerTimeout, until);
       const n = await this.conn.read(body.subarray(off));
       if (n === null) return null;
       off += n;
@@ -1093,13 +1102,14 @@ export class WSGIRequestHandler {
     const o = this.server.options;
     const decoder = new ChunkedDecoder(max, o.maxHeaderBytes);
     const buf = this.#buf;
+    const until = Date.now() + o.bodyTimeout;
     while (true) {
       if (this.#start < this.#end) {
         this.#start += decoder.feed(buf, this.#start, this.#end);
         if (decoder.done) break;
       }
       this.#start = this.#end = 0;
-      this.deadline = Date.now() + o.headerTimeout;
+      this.deadline = Math.min(Date.now() + o.headerTimeout, until);
       const n = await this.conn.read(buf);
       if (n === null) return null;
       this.#end = n;

@@ -675,6 +675,32 @@ Deno.test("timeouts: slowloris, idle keep-alive, silent clients", async (t) => {
     },
   );
 
+  for (
+    const [kind, head, body] of [
+      ["Content-Length", POST + "Content-Length: 200\r\n\r\n", "b".repeat(200)],
+      ["chunked", CHUNKED, "1\r\nb\r\n".repeat(40) + "0\r\n\r\n"],
+    ]
+  ) {
+    await t.step(
+      `a ${kind} body trickled a byte per 100 ms is dropped after bodyTimeout (500 ms)`,
+      async () => {
+        const paths: string[] = [];
+        await withServer(recordingApp(paths), async (server, log) => {
+          using c = await RawClient.open(server.port);
+          await c.send(head);
+          // Each byte well within headerTimeout of the last; the whole
+          // body would take 20 s.
+          const { sent, got } = await trickle(c, body, 100);
+          assert(sent < body.length, "the whole body went through");
+          assertEquals(got.length, 0, native(got));
+          assertStringIncludes(log.getValue(), "Request timed out");
+          await expectServes(server.port);
+        }, { headerTimeout: 300, bodyTimeout: 500 });
+        assertEquals(paths, ["/ok"]);
+      },
+    );
+  }
+
   await t.step(
     "a client that connects and sends nothing is dropped",
     async () => {
