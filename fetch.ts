@@ -303,6 +303,11 @@ function headersInit(headers: [string, string][]): HeadersInit {
   return record;
 }
 
+function isDigit(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0x30 && c <= 0x39;
+}
+
 /** `isHopByHop`, with a cheap length test first (this runs per header). */
 function hopByHop(name: string): boolean {
   switch (name.length) {
@@ -405,7 +410,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     if (status.length < 4) {
       throw new AssertionError("Status must be at least 4 characters");
     }
-    if (!/^\d{3}$/.test(status.slice(0, 3))) {
+    if (!isDigit(status, 0) || !isDigit(status, 1) || !isDigit(status, 2)) {
       throw new AssertionError("Status message must begin w/3-digit code");
     }
     if (status[3] !== " ") {
