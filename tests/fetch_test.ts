@@ -7,6 +7,7 @@ import {
   assertStrictEquals,
 } from "@std/assert";
 import { fromFetchHandler, toFetchHandler } from "../fetch.ts";
+import { makeServer } from "../simple_server.ts";
 import {
   BytesIO,
   FileWrapper,
@@ -798,6 +799,40 @@ Deno.test("fromFetchHandler", async (t) => {
       assertEquals(calls[0].status, "204 No Content");
     }
     assertEquals(seen, [["GET", ""], ["PUT", ""], ["PUT", "all of it"]]);
+  });
+
+  await t.step("behind makeServer: a real HTTP exchange", async () => {
+    const app = fromFetchHandler(async (request) => {
+      const url = new URL(request.url);
+      const headers = new Headers({ "Content-Type": "text/plain" });
+      headers.append("Set-Cookie", "s=1");
+      headers.append("Set-Cookie", "t=2");
+      const body = await request.text();
+      return new Response(
+        ReadableStream.from([
+          enc(`${request.method} ${url.pathname}${url.search}\n`),
+          enc(`${request.headers.get("x-thing")} ${body}\n`),
+        ]),
+        { status: 202, headers },
+      );
+    });
+    const server = makeServer("127.0.0.1", 0, app, { logRequests: false });
+    const serving = server.serveForever();
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/a/b?c=1`, {
+        method: "PUT",
+        headers: { "X-Thing": "thing" },
+        body: "payload",
+      });
+      assertEquals(res.status, 202);
+      assertEquals(res.statusText, "Accepted");
+      assertEquals(res.headers.getSetCookie(), ["s=1", "t=2"]);
+      assertEquals(await res.text(), "PUT /a/b?c=1\nthing payload\n");
+    } finally {
+      await server.shutdown();
+      await serving;
+      server.close();
+    }
   });
 
   await t.step("a handler that does not return a Response", async () => {
