@@ -402,11 +402,14 @@ export class WSGIServer implements AsyncDisposable {
 
   #startSweeper(): void {
     if (this.#users++ > 0) return;
-    const { headerTimeout, keepAliveTimeout, sendTimeout } = this.options;
-    const every = Math.min(
-      1000,
-      Math.max(10, Math.min(headerTimeout, keepAliveTimeout, sendTimeout) / 10),
+    const o = this.options;
+    const shortest = Math.min(
+      o.headerTimeout,
+      o.keepAliveTimeout,
+      o.sendTimeout,
+      o.bodyTimeout,
     );
+    const every = Math.min(1000, Math.max(10, shortest / 10));
     this.#sweeper = setInterval(() => {
       const now = Date.now();
       for (const h of this.#handlers) {
