@@ -242,6 +242,35 @@ function checkField(s: unknown, what: string): asserts s is string {
   }
 }
 
+// RFC 9110 tchar: the bytes a header name may hold.
+const TCHAR = new Uint8Array(128);
+for (
+  const c
+    of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+) {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
+/**
+ * Checks a response header name: a non-empty token (RFC 9110), so that a
+ * name such as `"X-Injected: 1"` or `"A B"` never reaches the wire.
+ */
+function checkName(s: unknown): asserts s is string {
+  checkField(s, "Header name");
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || !TCHAR[c]) {
+      throw new TypeError(
+        `Header name ${JSON.stringify(s)} has ${
+          JSON.stringify(s[i])
+        } at index ${i}: a header name is a token (letters, digits and ` +
+          "!#$%&'*+-.^_`|~), without spaces or colons",
+      );
+    }
+  }
+  if (s.length === 0) throw new TypeError("Header name must not be empty");
+}
+
 function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (value === null) return "null";
@@ -656,7 +685,7 @@ export class BaseHandler {
       head = `Status: ${status}\r\n`;
     }
     for (const [name, value] of headers) {
-      checkField(name, "Header name");
+      checkName(name);
       checkField(value, "Header value");
       head += `${name}: ${value}\r\n`;
     }
