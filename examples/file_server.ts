@@ -63,11 +63,14 @@ async function resolve(root: string, pathInfo: string): Promise<string | null> {
   if (segments.some((s) => s === ".." || s.includes("\\"))) return null;
   let real = await realPath([root, ...segments].join("/"));
   if (real === null || !inside(root, real)) return null;
-  if ((await Deno.stat(real)).isDirectory) {
+  let stat = await Deno.stat(real);
+  if (stat.isDirectory) {
     real = await realPath(`${real}/index.html`);
     if (real === null || !inside(root, real)) return null;
+    stat = await Deno.stat(real);
   }
-  return real;
+  // Only regular files: opening a FIFO or a device could block or worse.
+  return stat.isFile ? real : null;
 }
 
 function extension(path: string): string {
@@ -94,9 +97,10 @@ export function fileApp(directory: string): WSGIApplication {
       ]);
       return [new TextEncoder().encode("method not allowed")];
     }
-    const path = await resolve(root, environ.PATH_INFO ?? "");
+    let path: string | null = null;
     let file: Deno.FsFile | undefined;
     try {
+      path = await resolve(root, environ.PATH_INFO ?? "");
       if (path !== null) file = await Deno.open(path);
       const stat = await file?.stat();
       if (file !== undefined && stat?.isFile) {
