@@ -776,7 +776,7 @@ class ServerHandler extends SimpleHandler {
     try {
       if (this.status !== undefined) {
         this.requestHandler.logRequest(
-          this.status.split(" ", 1)[0],
+          this.status.slice(0, 3), // split(" ", 1)[0]: validated "NNN "
           this.bytesSent,
         );
       }
