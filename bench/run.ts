@@ -192,6 +192,13 @@ if ((await run(["sh", "-c", "command -v wrk"])).code !== 0) {
   console.error("wrk is not installed (apt-get install wrk)");
   Deno.exit(1);
 }
+if (
+  !skip.has("file") &&
+  (await run(["sh", "-c", "command -v curl"])).code !== 0
+) {
+  console.error("curl is not installed: skipping the 1 GiB download");
+  skip.add("file");
+}
 
 const FILE_SIZE = 1 << 30;
 const bigFile = await Deno.makeTempFile({ prefix: "wsgiref-bench-" });
