@@ -2,7 +2,8 @@
  * Bridges between WSGI and the Fetch API (beyond wsgiref).
  *
  * {@linkcode toFetchHandler} turns a WSGI application into a
- * `(request, info?) => Promise<Response>` handler, so it runs on
+ * `(request, info?) => Response | Promise<Response>` handler (the shape of
+ * a `Deno.serve` handler), so it runs on
  * `Deno.serve`, on `deno serve` (with `--parallel` for every core) or on any
  * Fetch-API host. {@linkcode fromFetchHandler} goes the other way: a Fetch
  * handler (a Hono or Oak app, say) becomes a WSGI application, to run
@@ -794,6 +795,10 @@ function plain(status: number, text: string): Response {
  *
  * @param app the WSGI application
  * @param options body limit, `wsgi.errors`, flags, mount prefix
+ * The handler returns the `Response` itself, not a promise, when the app is
+ * synchronous and returns an array (Deno.serve finishes such a request
+ * sooner); otherwise a promise of it. `await` works on both.
+ *
  * @returns a handler for `Deno.serve` and other Fetch-API hosts
  *
  * @example On Deno.serve
@@ -823,7 +828,7 @@ function plain(status: number, text: string): Response {
 export function toFetchHandler(
   app: WSGIApplication,
   options: ToFetchHandlerOptions = {},
-): (request: Request, info?: ServeInfo) => Promise<Response> {
+): (request: Request, info?: ServeInfo) => Response | Promise<Response> {
   if (typeof app !== "function") {
     throw new TypeError(`toFetchHandler needs a WSGI app, got ${typeof app}`);
   }
@@ -843,10 +848,54 @@ export function toFetchHandler(
     );
   }
 
-  return async function wsgiFetchHandler(
+  /** Runs the app on a complete environ. */
+  function runApp(
+    environ: WSGIEnvironment,
+    method: string,
+    rawPath: string,
+  ): Response | Promise<Response> {
+    const exchange = new Exchange(errors, method, rawPath);
+    let result: ResponseBody | Promise<ResponseBody>;
+    try {
+      result = app(environ, exchange.startResponse);
+    } catch (e) {
+      return exchange.fail(e);
+    }
+    if (
+      typeof (result as { then?: unknown } | null)?.then === "function"
+    ) {
+      return Promise.resolve(result).then(
+        (body) => finish(exchange, body),
+        (e) => exchange.fail(e),
+      );
+    }
+    return finish(exchange, result as ResponseBody);
+  }
+
+  /** Reads the request body, then runs the app (413 past the limit). */
+  async function withBody(
+    request: Request,
+    body: ReadableStream<Uint8Array>,
+    environ: WSGIEnvironment,
+    method: string,
+    rawPath: string,
+  ): Promise<Response> {
+    const input = await readBody(request, body, max);
+    if (input === null) return plain(413, "Request body too large");
+    if (environ.CONTENT_LENGTH === undefined && input.length) {
+      environ.CONTENT_LENGTH = String(input.length);
+    }
+    environ["wsgi.input"] = new BytesIO(input) as InputStream;
+    return await runApp(environ, method, rawPath);
+  }
+
+  // Not async: for a synchronous app with an array body the Response is
+  // returned as is, and Deno.serve finishes such a request sooner than one
+  // answered with a promise.
+  return function wsgiFetchHandler(
     request: Request,
     info?: ServeInfo,
-  ): Promise<Response> {
+  ): Response | Promise<Response> {
     const url = request.url;
     const method = request.method;
     const at = splitOrigin(url);
@@ -895,36 +944,28 @@ export function toFetchHandler(
     // forEach is several times cheaper than for-of on Deno's Headers.
     request.headers.forEach(addHeader, environ);
 
-    let input: Uint8Array = EMPTY;
     const body = request.body;
     if (body !== null) {
-      const read = await readBody(request, body, max);
-      if (read === null) return plain(413, "Request body too large");
-      input = read;
-      if (environ.CONTENT_LENGTH === undefined && input.length) {
-        environ.CONTENT_LENGTH = String(input.length);
-      }
+      return withBody(request, body, environ, method, rawPath);
     }
-    environ["wsgi.input"] = new BytesIO(input) as InputStream;
-
-    const exchange = new Exchange(errors, method, rawPath);
-    let result: ResponseBody;
-    try {
-      const r = app(environ, exchange.startResponse);
-      result = r instanceof Promise ? await r : r;
-    } catch (e) {
-      return await exchange.fail(e);
-    }
-    if (Array.isArray(result)) {
-      const response = exchange.arrayResponse(result);
-      if (response !== null) {
-        const closing = exchange.closeBody();
-        if (closing !== undefined) await closing;
-        return response;
-      }
-    }
-    return await exchange.run(result);
+    environ["wsgi.input"] = new BytesIO(EMPTY) as InputStream;
+    return runApp(environ, method, rawPath);
   };
+}
+
+/** The response for an app's result: one block for an array, else streamed. */
+function finish(
+  exchange: Exchange,
+  result: ResponseBody,
+): Response | Promise<Response> {
+  if (Array.isArray(result)) {
+    const response = exchange.arrayResponse(result);
+    if (response !== null) {
+      const closing = exchange.closeBody();
+      return closing === undefined ? response : closing.then(() => response);
+    }
+  }
+  return exchange.run(result);
 }
 
 // --- WSGI app from a Fetch handler ---------------------------------------

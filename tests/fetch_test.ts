@@ -71,7 +71,10 @@ async function rawRequest(port: number, text: string): Promise<string> {
 }
 
 function serve(
-  handler: (r: Request, info: Deno.ServeHandlerInfo) => Promise<Response>,
+  handler: (
+    r: Request,
+    info: Deno.ServeHandlerInfo,
+  ) => Response | Promise<Response>,
 ): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
 }
@@ -294,6 +297,31 @@ Deno.test("toFetchHandler: the response", async (t) => {
     assertEquals(response.headers.get("__proto__"), "p");
     assertEquals(response.headers.get("tostring"), "t");
   });
+
+  await t.step(
+    "a Response, not a promise, for a sync app's array",
+    async () => {
+      const sync = toFetchHandler((_env, startResponse) => {
+        startResponse("200 OK", []);
+        return [enc("now")];
+      });
+      const direct = sync(new Request("http://x/"));
+      assert(direct instanceof Response);
+      assertEquals(await (direct as Response).text(), "now");
+      const later = toFetchHandler(async (_env, startResponse) => {
+        await Promise.resolve();
+        startResponse("200 OK", []);
+        return [enc("later")];
+      })(new Request("http://x/"));
+      assert(later instanceof Promise);
+      assertEquals(await (await later).text(), "later");
+      const withBody = sync(
+        new Request("http://x/", { method: "POST", body: "b" }),
+      );
+      assert(withBody instanceof Promise);
+      assertEquals(await (await withBody).text(), "now");
+    },
+  );
 
   await t.step("write() output comes first, in order", async () => {
     const handler = toFetchHandler((_env, startResponse) => {
