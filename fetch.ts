@@ -795,10 +795,10 @@ function plain(status: number, text: string): Response {
  * is not the standard one for the code (the standard one is left empty, as
  * `new Response()` leaves it: Deno.serve writes the standard phrase on the
  * wire whatever `statusText` says, and setting it slows Deno.serve down);
- * every header but the
- * hop-by-hop ones (each `Set-Cookie` apart), and a body that streams: the
- * app's iterable is pulled as the client reads, and its `close()` is called
- * exactly once, when it ends, fails, or the client goes away. As in wsgiref
+ * every header but the hop-by-hop ones (each `Set-Cookie` apart); and a
+ * body that streams: the app's iterable is pulled as the client reads, and
+ * its `close()` is called exactly once, when it ends, fails, or the client
+ * goes away. As in wsgiref
  * the headers go out with the first non-empty block or `write()`; an app
  * error before that is a 500, after it the response is aborted. An array
  * body is sent as one block. Errors are logged to `wsgi.errors`.
