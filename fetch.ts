@@ -523,18 +523,11 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     const code = +status.slice(0, 3);
     if (body !== null && NULL_BODY_STATUS.has(code)) body = null;
     const reason = status.slice(4);
-    // The standard reason is left out: Deno.serve writes it whatever
-    // statusText says, and a statusText costs Deno.serve its fast path.
-    return new Response(
-      body,
-      reason === reasons[code]
-        ? { status: code, headers: headersInit(this.headers!) }
-        : {
-          status: code,
-          statusText: reason,
-          headers: headersInit(this.headers!),
-        },
-    );
+    return new Response(body, {
+      status: code,
+      statusText: reason,
+      headers: headersInit(this.headers!),
+    });
   }
 
   /** wsgiref's `handle_error`: a 500 before headers, an abort after. */
@@ -562,6 +555,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     }
     return new Response(ERROR_BODY, {
       status: 500,
+      statusText: "Internal Server Error",
       headers: { "Content-Type": "text/plain" },
     });
   }
@@ -770,6 +764,7 @@ async function readBody(
 function plain(status: number, text: string): Response {
   return new Response(text + "\n", {
     status,
+    statusText: reasons[status] ?? "",
     headers: { "Content-Type": "text/plain; charset=utf-8" },
   });
 }
@@ -791,10 +786,7 @@ function plain(status: number, text: string): Response {
  * `BytesIO`; `CONTENT_LENGTH` is set to its length when the request had
  * none, and `wsgi.input_terminated` is true.
  *
- * The response keeps the status and, as `statusText`, a reason phrase that
- * is not the standard one for the code (the standard one is left empty, as
- * `new Response()` leaves it: Deno.serve writes the standard phrase on the
- * wire whatever `statusText` says, and setting it slows Deno.serve down);
+ * The response keeps the status and its reason phrase (as `statusText`);
  * every header but the hop-by-hop ones (each `Set-Cookie` apart); and a
  * body that streams: the app's iterable is pulled as the client reads, and
  * its `close()` is called exactly once, when it ends, fails, or the client
@@ -803,9 +795,7 @@ function plain(status: number, text: string): Response {
  * error before that is a 500, after it the response is aborted. An array
  * body is sent as one block. Errors are logged to `wsgi.errors`.
  *
- * The handler returns the `Response` itself, not a promise, when the app is
- * synchronous and returns an array (Deno.serve finishes such a request
- * sooner); otherwise a promise of it. `await` works on both. A `GET` or
+ * A `GET` or
  * `HEAD` has an empty `wsgi.input`: the Fetch API carries no body for them
  * (Deno.serve drops one).
  *
@@ -840,7 +830,7 @@ function plain(status: number, text: string): Response {
 export function toFetchHandler(
   app: WSGIApplication,
   options: ToFetchHandlerOptions = {},
-): (request: Request, info?: ServeInfo) => Response | Promise<Response> {
+): (request: Request, info?: ServeInfo) => Promise<Response> {
   if (typeof app !== "function") {
     throw new TypeError(`toFetchHandler needs a WSGI app, got ${typeof app}`);
   }
@@ -901,13 +891,10 @@ export function toFetchHandler(
     return await runApp(environ, method, rawPath);
   }
 
-  // Not async: for a synchronous app with an array body the Response is
-  // returned as is, and Deno.serve finishes such a request sooner than one
-  // answered with a promise.
-  return function wsgiFetchHandler(
+  return async function wsgiFetchHandler(
     request: Request,
     info?: ServeInfo,
-  ): Response | Promise<Response> {
+  ): Promise<Response> {
     const url = request.url;
     const method = request.method;
     const at = splitOrigin(url);
@@ -961,11 +948,11 @@ export function toFetchHandler(
     if (method !== "GET" && method !== "HEAD") {
       const body = request.body;
       if (body !== null) {
-        return withBody(request, body, environ, method, rawPath);
+        return await withBody(request, body, environ, method, rawPath);
       }
     }
     environ["wsgi.input"] = new BytesIO(EMPTY) as InputStream;
-    return runApp(environ, method, rawPath);
+    return await runApp(environ, method, rawPath);
   };
 }
 
