@@ -1,6 +1,50 @@
-// Raw-TCP helpers for the server tests (hardening, fuzz): a client whose
-// every read is bounded by a timeout, and a strict parser of HTTP/1.x
-// responses that tells a well-formed answer from anything else.
+// Raw-TCP helpers for the server tests (simple_server, hardening, fuzz): a
+// server for the length of a test, a client whose every read is bounded by a
+// timeout, and a strict parser of HTTP/1.x responses that tells a
+// well-formed answer from anything else.
+
+import {
+  makeServer,
+  type ServerOptions,
+  WSGIRequestHandler,
+  type WSGIServer,
+} from "../simple_server.ts";
+import { StringIO } from "../util.ts";
+import type { ErrorStream, WSGIApplication } from "../types.ts";
+
+/** A request handler class whose `wsgi.errors` and log go to `log`. */
+export function loggingTo(log: StringIO): typeof WSGIRequestHandler {
+  return class extends WSGIRequestHandler {
+    override getStderr(): ErrorStream {
+      return log;
+    }
+  };
+}
+
+/**
+ * Runs `fn` with a server for `app` on a free loopback port, its log kept in
+ * a `StringIO`; shuts the server down after, and returns the log.
+ */
+export async function withServer(
+  app: WSGIApplication,
+  fn: (server: WSGIServer, log: StringIO) => Promise<void>,
+  options: ServerOptions = {},
+): Promise<StringIO> {
+  const log = new StringIO();
+  const server = makeServer("127.0.0.1", 0, app, {
+    handlerClass: loggingTo(log),
+    ...options,
+  });
+  const serving = server.serveForever();
+  try {
+    await fn(server, log);
+  } finally {
+    await server.shutdown();
+    await serving;
+    server.close();
+  }
+  return log;
+}
 
 /** Bytes of a native string (each code unit one byte). */
 export function latin1(s: string): Uint8Array<ArrayBuffer> {

@@ -8,15 +8,9 @@ import {
   assertFalse,
   assertStringIncludes,
 } from "@std/assert";
-import {
-  makeServer,
-  type ServerOptions,
-  WSGIRequestHandler,
-  type WSGIServer,
-} from "../simple_server.ts";
-import { StringIO } from "../util.ts";
+import type { ServerOptions, WSGIServer } from "../simple_server.ts";
+import type { StringIO } from "../util.ts";
 import type {
-  ErrorStream,
   ResponseBody,
   StartResponse,
   WSGIApplication,
@@ -30,6 +24,7 @@ import {
   RawClient,
   ReadTimeout,
   sleep,
+  withServer as serveWhile,
 } from "./_tcp.ts";
 
 const enc = new TextEncoder();
@@ -50,23 +45,7 @@ async function withServer(
   fn: (server: WSGIServer, log: StringIO) => Promise<void>,
   options: ServerOptions = {},
 ): Promise<void> {
-  const log = new StringIO();
-  const server = makeServer("127.0.0.1", 0, app, {
-    handlerClass: class extends WSGIRequestHandler {
-      override getStderr(): ErrorStream {
-        return log;
-      }
-    },
-    ...options,
-  });
-  const serving = server.serveForever();
-  try {
-    await fn(server, log);
-  } finally {
-    await server.shutdown();
-    await serving;
-    server.close();
-  }
+  const log = await serveWhile(app, fn, options);
   // No error other than a client's escaped the connection handlers.
   assertFalse(
     log.getValue().includes("error on the connection"),

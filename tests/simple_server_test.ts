@@ -5,16 +5,9 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import {
-  demoApp,
-  makeServer,
-  type ServerOptions,
-  WSGIRequestHandler,
-  type WSGIServer,
-} from "../simple_server.ts";
-import { StringIO } from "../util.ts";
+import { demoApp, makeServer } from "../simple_server.ts";
+import { concat, latin1, native, withServer } from "./_tcp.ts";
 import type {
-  ErrorStream,
   ResponseBody,
   StartResponse,
   WSGIApplication,
@@ -24,26 +17,6 @@ import type {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const SERVER = `WSGIServer/0.2 Deno/${Deno.version.deno}`;
-
-/** Bytes of a native string (each code unit one byte). */
-function latin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-/** A native string of bytes. */
-function native(b: Uint8Array): string {
-  let s = "";
-  for (const c of b) s += String.fromCharCode(c);
-  return s;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
 
 interface Response {
   statusLine: string;
@@ -163,35 +136,6 @@ class Client {
 }
 
 /** A handler class whose log and wsgi.errors go to `log`. */
-function loggingTo(log: StringIO): typeof WSGIRequestHandler {
-  return class extends WSGIRequestHandler {
-    override getStderr(): ErrorStream {
-      return log;
-    }
-  };
-}
-
-/** Runs `fn` with a server for `app`; shuts it down after. */
-async function withServer(
-  app: WSGIApplication,
-  fn: (server: WSGIServer, log: StringIO) => Promise<void>,
-  options: ServerOptions = {},
-): Promise<void> {
-  const log = new StringIO();
-  const server = makeServer("127.0.0.1", 0, app, {
-    handlerClass: loggingTo(log),
-    ...options,
-  });
-  const serving = server.serveForever();
-  try {
-    await fn(server, log);
-  } finally {
-    await server.shutdown();
-    await serving;
-    server.close();
-  }
-}
-
 /** One request on a fresh connection, read until the server closes it. */
 async function exchange(port: number, request: string | Uint8Array) {
   const c = await Client.open(port);
