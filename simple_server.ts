@@ -95,6 +95,10 @@ const SYS_VERSION = `Deno/${Deno.version.deno}`;
 const SOFTWARE_VERSION = `${SERVER_VERSION} ${SYS_VERSION}`;
 
 const EMPTY = new Uint8Array(0);
+// What ends a request head cut off by the end of the stream (#headAtEof).
+const EOF_AFTER_LF = new Uint8Array([13, 10]);
+const EOF_AFTER_CR = new Uint8Array([10, 13, 10]);
+const EOF_MID_LINE = new Uint8Array([13, 10, 13, 10]);
 const NO_INPUT = new BytesIO(EMPTY);
 const FILE_BLOCK = 1024 * 1024;
 /** Most bytes read and dropped after a refused request, before closing. */
@@ -977,7 +981,15 @@ export class WSGIRequestHandler {
         head = parser.parse(this.#buf, this.#start, this.#end);
       }
       while (head === null) {
-        if (!(await this.#fill())) return false;
+        if (!(await this.#fill())) {
+          // The client half-closed with part of a head sent: as wsgiref
+          // (http.server reads lines until EOF), the end of the stream ends
+          // the head. Nothing can follow it, so nothing can be smuggled.
+          head = this.#headAtEof();
+          if (head === null) return false;
+          this.closeConnection = true;
+          break;
+        }
         head = parser.parse(this.#buf, this.#start, this.#end);
       }
       this.deadline = Infinity;
@@ -1045,6 +1057,29 @@ export class WSGIRequestHandler {
       this.closeConnection = true;
     }
     return !this.closeConnection && !this.server.shuttingDown;
+  }
+
+  /**
+   * At the end of the stream, with part of a request head buffered: ends the
+   * head with the blank line the client did not send, and parses it. `null`
+   * when nothing but empty lines was sent (or there is no room to end it).
+   */
+  #headAtEof(): RequestHead | null {
+    const buf = this.#buf;
+    let end = this.#end;
+    let i = this.#start;
+    while (i < end && (buf[i] === 13 || buf[i] === 10)) i++;
+    if (i === end) return null;
+    const last = buf[end - 1];
+    const tail = last === 10
+      ? EOF_AFTER_LF
+      : last === 13
+      ? EOF_AFTER_CR
+      : EOF_MID_LINE;
+    if (end + tail.length > buf.length) return null;
+    buf.set(tail, end);
+    end = this.#end = end + tail.length;
+    return this.#parser.parse(buf, this.#start, end);
   }
 
   /** Reads more bytes into the buffer; false at the end of the stream. */

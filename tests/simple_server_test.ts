@@ -6,6 +6,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { demoApp, makeServer } from "../simple_server.ts";
+import { validator } from "../validate.ts";
 import { concat, latin1, native, withServer } from "./_tcp.ts";
 import type {
   ResponseBody,
@@ -135,7 +136,6 @@ class Client {
   }
 }
 
-/** A handler class whose log and wsgi.errors go to `log`. */
 /** One request on a fresh connection, read until the server closes it. */
 async function exchange(port: number, request: string | Uint8Array) {
   const c = await Client.open(port);
@@ -352,6 +352,67 @@ Deno.test("wsgiref parity (HTTP/1.0)", async (t) => {
       assert(vars.includes("wsgi.url_scheme = 'http'"), body);
     });
   });
+});
+
+Deno.test("a head ended by the end of the stream is answered, as wsgiref's", async (t) => {
+  // wsgiref's test_cp1252_url sends its request line with no line end at
+  // all, then EOF; http.server reads lines until EOF and answers it.
+  const app: WSGIApplication = validator((environ, startResponse) => {
+    startResponse("200 OK", [
+      ["Content-Type", "text/plain"],
+      ["Date", "Wed, 24 Dec 2008 13:29:32 GMT"],
+    ]);
+    return [latin1(environ.PATH_INFO!)];
+  });
+  await withServer(app, async (server) => {
+    for (
+      const request of [
+        "GET /\x80%80 HTTP/1.0",
+        "GET /\x80%80 HTTP/1.0\n",
+        "GET /\x80%80 HTTP/1.0\r",
+      ]
+    ) {
+      await t.step(JSON.stringify(request), async () => {
+        const c = await Client.open(server.port);
+        try {
+          await c.send(latin1(request));
+          await c.conn.closeWrite();
+          const lines = native(await c.readToEnd()).split("\r\n");
+          assertEquals(lines[0], "HTTP/1.0 200 OK");
+          assertEquals(lines[1], `Server: ${SERVER}`);
+          assertEquals(lines.slice(2), [
+            "Content-Type: text/plain",
+            "Date: Wed, 24 Dec 2008 13:29:32 GMT",
+            "",
+            "/\x80\x80",
+          ]);
+        } finally {
+          c.close();
+        }
+      });
+    }
+    await t.step("a bad line ended by EOF: 400", async () => {
+      const c = await Client.open(server.port);
+      try {
+        await c.send("GARBAGE");
+        await c.conn.closeWrite();
+        const text = native(await c.readToEnd());
+        assert(text.startsWith("HTTP/1.0 400 "), text);
+      } finally {
+        c.close();
+      }
+    });
+    await t.step("only empty lines, then EOF: closed, no answer", async () => {
+      const c = await Client.open(server.port);
+      try {
+        await c.send("\r\n");
+        await c.conn.closeWrite();
+        assertEquals((await c.readToEnd()).length, 0);
+      } finally {
+        c.close();
+      }
+    });
+  }, { logRequests: false });
 });
 
 Deno.test("logRequests: false writes no log line", async () => {
