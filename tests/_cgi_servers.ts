@@ -1,6 +1,6 @@
-// Real web servers for CGI tests: start lighttpd or apache2 in the
-// foreground on a free 127.0.0.1 port, with a config written to a temp dir,
-// serving given CGI programs; stop them and clean up.
+// Real web servers for CGI tests: start lighttpd, apache2, or nginx with
+// fcgiwrap in the foreground on a free 127.0.0.1 port, with a config written
+// to a temp dir, serving given CGI programs; stop them and clean up.
 //
 //   await using server = await startCgiServer("lighttpd", {
 //     programs: { app: { script: "/abs/path/app.ts", flags: ["--allow-env"] } },
@@ -31,8 +31,15 @@ function join(...parts: string[]): string {
   return parts.join("/").replace(/\/+/g, "/");
 }
 
-/** The servers this helper can run. */
-export type ServerName = "lighttpd" | "apache2";
+/** The servers this helper can run ("nginx" is nginx + fcgiwrap). */
+export type ServerName = "lighttpd" | "apache2" | "nginx";
+
+/** The binaries (and Debian packages) each server needs. */
+const BINARIES: Record<ServerName, string[]> = {
+  lighttpd: ["lighttpd"],
+  apache2: ["apache2"],
+  nginx: ["nginx", "fcgiwrap"],
+};
 
 /** A CGI program to serve. */
 export type CgiProgram =
@@ -72,8 +79,8 @@ const REPO = dirname(
 );
 const SEARCH = ["/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/bin", "/bin"];
 
-/** The server's binary, or undefined if it is not installed. */
-export function findServer(name: ServerName): string | undefined {
+/** The path of an installed binary, or undefined. */
+export function findServer(name: string): string | undefined {
   const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), ...SEARCH];
   for (const d of dirs) {
     if (!d) continue;
@@ -94,11 +101,14 @@ export function findServer(name: ServerName): string | undefined {
  * test then fails in {@linkcode startCgiServer}.
  */
 export function serverMissing(name: ServerName): boolean {
-  if (findServer(name)) return false;
+  const missing = BINARIES[name].filter((b) => !findServer(b));
+  if (missing.length === 0) return false;
   if (Deno.env.get("CI") === "true") return false;
   console.log(
-    `SKIP ${name} tests: ${name} is not installed (apt-get install -y ${name}); ` +
-      `under CI=true this is a failure`,
+    `SKIP ${name} tests: ${missing.join(" and ")} not installed ` +
+      `(apt-get install -y ${
+        missing.join(" ")
+      }); under CI=true this is a failure`,
   );
   return true;
 }
@@ -262,6 +272,118 @@ ${envs}
 `;
 }
 
+function nginxConfig(
+  dir: string,
+  port: number,
+  programs: Record<string, string>,
+  env: Record<string, string>,
+): string {
+  const q = (s: string) => JSON.stringify(s);
+  const envs = Object.entries(env).map(([k, v]) =>
+    `    fastcgi_param ${k} ${q(v)};`
+  ).join("\n");
+  // nginx picks the longest matching prefix: /appx wins over /app.
+  const locations = Object.entries(programs).map(([name, file]) =>
+    `  location /${name} {
+    fastcgi_split_path_info ^(/${name})(.*)$;
+    include /etc/nginx/fastcgi_params;
+    fastcgi_param SCRIPT_FILENAME ${q(file)};
+    fastcgi_param SCRIPT_NAME $fastcgi_script_name;
+    fastcgi_param PATH_INFO $fastcgi_path_info;
+${envs}
+    fastcgi_pass unix:${join(dir, "fcgi.sock")};
+  }`
+  ).join("\n");
+  const tmp = (n: string) => q(join(dir, "tmp", n));
+  return `daemon off;
+worker_processes 1;
+pid ${q(join(dir, "nginx.pid"))};
+error_log ${q(join(dir, "error.log"))} warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_max_body_size 10m;
+  client_body_temp_path ${tmp("body")};
+  fastcgi_temp_path ${tmp("fastcgi")};
+  proxy_temp_path ${tmp("proxy")};
+  uwsgi_temp_path ${tmp("uwsgi")};
+  scgi_temp_path ${tmp("scgi")};
+  server {
+    listen 127.0.0.1:${port};
+    root ${q(join(dir, "htdocs"))};
+${locations}
+  }
+}
+`;
+}
+
+/**
+ * Starts fcgiwrap on a unix socket in `dir` (`-f`: CGI programs' stderr goes
+ * to nginx's error log), reachable by nginx's workers.
+ */
+async function startFcgiwrap(
+  dir: string,
+  path: string,
+): Promise<{ proc: Deno.ChildProcess; output: Promise<unknown> }> {
+  const sock = join(dir, "fcgi.sock");
+  const proc = new Deno.Command("setsid", {
+    args: [
+      "-w",
+      findServer("fcgiwrap")!,
+      "-f",
+      "-c",
+      "4",
+      "-s",
+      `unix:${sock}`,
+    ],
+    env: { PATH: path },
+    clearEnv: true,
+    // Its preforked workers would hold piped output open after it exits.
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const output = proc.status;
+  for (let i = 0; i < 200; i++) {
+    try {
+      await Deno.chmod(sock, 0o777);
+      return { proc, output };
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  killGroup(proc, "SIGKILL");
+  await output;
+  throw new Error(`fcgiwrap did not create ${sock} (its stderr is above)`);
+}
+
+/**
+ * Signals `proc` and its process group (it leads one: started by `setsid`),
+ * so that forked workers go too.
+ */
+function killGroup(proc: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-proc.pid, signal);
+  } catch {
+    try {
+      proc.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Stops a child: SIGTERM, then SIGKILL after 5 s. */
+async function stop(
+  proc: Deno.ChildProcess,
+  output: Promise<unknown>,
+): Promise<void> {
+  killGroup(proc, "SIGTERM");
+  const timer = setTimeout(() => killGroup(proc, "SIGKILL"), 5000);
+  await output;
+  clearTimeout(timer);
+}
+
 /**
  * Starts `name` on a free 127.0.0.1 port serving `options.programs`, and
  * waits until it listens. Throws (with the server's output) if it cannot.
@@ -270,14 +392,18 @@ export async function startCgiServer(
   name: ServerName,
   options: CgiServerOptions,
 ): Promise<CgiServer> {
-  const binary = findServer(name);
-  if (!binary) {
+  const missing = BINARIES[name].filter((b) => !findServer(b));
+  if (missing.length) {
     throw new Error(
-      `${name} is not installed: install it (apt-get install -y ${name})`,
+      `${missing.join(" and ")} not installed: apt-get install -y ${
+        missing.join(" ")
+      }`,
     );
   }
+  const binary = findServer(name)!;
   const dir = await Deno.makeTempDir({ prefix: `wsgiref-${name}-` });
   let child: Deno.ChildProcess | undefined;
+  let fcgi: { proc: Deno.ChildProcess; output: Promise<unknown> } | undefined;
   try {
     await Deno.chmod(dir, 0o755);
     await Deno.mkdir(join(dir, "htdocs"), { mode: 0o755 });
@@ -345,24 +471,34 @@ export async function startCgiServer(
       await run("chmod", ["-R", "a+rwX", denoDir]);
     }
 
+    if (name === "nginx") {
+      // Its workers run as another user when the tests run as root.
+      for (const t of ["body", "fastcgi", "proxy", "uwsgi", "scgi"]) {
+        await Deno.mkdir(join(dir, "tmp", t), { recursive: true });
+        await Deno.chmod(join(dir, "tmp", t), 0o777);
+      }
+      fcgi = await startFcgiwrap(dir, path);
+    }
+
     const errorLogPath = join(dir, "error.log");
     let lastError = "";
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = freePort();
-      const conf = join(
-        dir,
-        name === "lighttpd" ? "lighttpd.conf" : "httpd.conf",
-      );
+      const conf = join(dir, `${name}.conf`);
       await Deno.writeTextFile(
         conf,
         name === "lighttpd"
           ? lighttpdConfig(dir, port, files, cgiEnv)
+          : name === "nginx"
+          ? nginxConfig(dir, port, files, cgiEnv)
           : apacheConfig(dir, port, files, cgiEnv),
       );
       await Deno.writeTextFile(errorLogPath, "");
       if (asOther) await Deno.chmod(errorLogPath, 0o666);
       const args = name === "lighttpd"
         ? ["-D", "-f", conf]
+        : name === "nginx"
+        ? ["-e", errorLogPath, "-c", conf]
         : ["-DFOREGROUND", "-f", conf];
       // Its own session: apache2 signals its whole process group on stop.
       child = new Deno.Command("setsid", {
@@ -391,6 +527,7 @@ export async function startCgiServer(
         continue;
       }
       const proc = child;
+      const wrapper = fcgi;
       let closed = false;
       const server: CgiServer = {
         name,
@@ -405,20 +542,8 @@ export async function startCgiServer(
         async close() {
           if (closed) return;
           closed = true;
-          try {
-            proc.kill("SIGTERM");
-          } catch {
-            // already gone
-          }
-          const timer = setTimeout(() => {
-            try {
-              proc.kill("SIGKILL");
-            } catch {
-              // already gone
-            }
-          }, 5000);
-          await output;
-          clearTimeout(timer);
+          await stop(proc, output);
+          if (wrapper) await stop(wrapper.proc, wrapper.output);
           await Deno.remove(dir, { recursive: true }).catch(() => {});
         },
         [Symbol.asyncDispose]() {
@@ -429,13 +554,10 @@ export async function startCgiServer(
     }
     throw new Error(`${name} would not start:\n${lastError}`);
   } catch (e) {
-    if (child) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await child.status;
+    for (const proc of [child, fcgi?.proc]) {
+      if (!proc) continue;
+      killGroup(proc, "SIGKILL");
+      await proc.status;
     }
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw e;

@@ -1,5 +1,6 @@
-// CGIHandler under real web servers: lighttpd and apache2, each started in
-// the foreground on a free 127.0.0.1 port with a temp config, running
+// CGIHandler under real web servers: lighttpd, apache2 and nginx+fcgiwrap,
+// each started in the foreground on a free 127.0.0.1 port with a temp
+// config, running
 // tests/_cgi_app.ts and examples/cgi.ts through `deno run`. Skipped with a
 // printed reason when a server is not installed, except under CI=true
 // where a missing server fails (see tests/_cgi_servers.ts).
@@ -91,7 +92,7 @@ async function waitForLog(server: CgiServer, text: string): Promise<string> {
   return log;
 }
 
-for (const name of ["lighttpd", "apache2"] as ServerName[]) {
+for (const name of ["lighttpd", "apache2", "nginx"] as ServerName[]) {
   Deno.test({
     name: `CGIHandler under ${name}`,
     ignore: serverMissing(name),
@@ -155,11 +156,11 @@ for (const name of ["lighttpd", "apache2"] as ServerName[]) {
         );
         const [head, body] = raw.split("\r\n\r\n");
         const statusLine = head.split("\r\n")[0];
-        // Apache passes the CGI reason phrase on; lighttpd writes its own,
-        // and has none for 299.
+        // Apache and nginx pass the CGI reason phrase on; lighttpd writes
+        // its own, and has none for 299.
         assertEquals(
           statusLine.replace(/^HTTP\/1\.[01] /, ""),
-          name === "apache2" ? "299 Custom Thing" : "299 ",
+          name === "lighttpd" ? "299 " : "299 Custom Thing",
         );
         assertStringIncludes(head + "\r\n", "\r\nX-Custom: yes; ok\r\n");
         assertStringIncludes(head + "\r\n", "\r\nContent-Type: text/plain\r\n");
