@@ -952,7 +952,9 @@ export function toFetchHandler(
       }
     }
     environ["wsgi.input"] = new BytesIO(EMPTY) as InputStream;
-    return await runApp(environ, method, rawPath);
+    // A Response is returned, not awaited: an await costs a microtask turn.
+    const response = runApp(environ, method, rawPath);
+    return response instanceof Response ? response : await response;
   };
 }
 
