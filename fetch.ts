@@ -266,10 +266,14 @@ let lastParsed: Origin = parseOrigin("http:");
  */
 function splitOrigin(url: string): number {
   const n = lastOrigin.length;
-  if (n !== 0 && url.startsWith(lastOrigin)) {
+  if (n !== 0) {
     const c = url.charCodeAt(n);
-    // "/", "?", "#" or the end
-    if (c === 0x2f || c === 0x3f || c === 0x23 || c !== c) return n;
+    // "/", "?", "#" or the end, after the same origin (slice and === is
+    // several times faster than startsWith on a fresh string)
+    if (
+      (c === 0x2f || c === 0x3f || c === 0x23 || c !== c) &&
+      url.slice(0, n) === lastOrigin
+    ) return n;
   }
   let i = url.indexOf(":") + 1;
   if (url.startsWith("//", i)) {
