@@ -292,20 +292,52 @@ function splitOrigin(url: string): number {
 /**
  * The app's headers for a `Response`, hop-by-hop ones left out. A record
  * when every name is distinct (the common case: Deno converts a record
- * faster than a list of pairs), else the list (repeated `Set-Cookie`).
+ * faster than a list of pairs), else a list of pairs (repeated
+ * `Set-Cookie`).
  */
-function headersInit(headers: [string, string][]): HeadersInit {
+function buildHeadersInit(headers: [string, string][]): HeadersInit {
   const record: Record<string, string> = {};
   for (let i = 0; i < headers.length; i++) {
     const name = headers[i][0];
     if (hopByHop(name)) continue;
     const key = name.toLowerCase();
     if (Object.hasOwn(record, key) || key === "__proto__") {
-      return headers.filter(([n]) => !hopByHop(n));
+      // Copies of the pairs: the result may be reused for a later request,
+      // after the app changed its own pairs.
+      return headers.filter(([n]) => !hopByHop(n)).map(([n, v]) => [n, v]);
     }
     record[key] = headers[i][1];
   }
   return record;
+}
+
+// An app tends to answer with the same headers again and again: the last
+// list is kept, flattened (names and values are strings, checked by
+// startResponse), with what it became. Deno only reads a HeadersInit.
+let lastHeaders: string[] = [];
+let lastInit: HeadersInit = {};
+
+/** {@linkcode buildHeadersInit}, reusing the last result for equal headers. */
+function headersInit(headers: [string, string][]): HeadersInit {
+  const n = headers.length;
+  const last = lastHeaders;
+  if (last.length === 2 * n) {
+    let i = 0;
+    while (
+      i < n && headers[i][0] === last[2 * i] &&
+      headers[i][1] === last[2 * i + 1]
+    ) i++;
+    if (i === n) return lastInit;
+  }
+  const init = buildHeadersInit(headers);
+  const flat: string[] = new Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    flat[2 * i] = headers[i][0];
+    flat[2 * i + 1] = headers[i][1];
+  }
+  lastHeaders = flat;
+  lastInit = init;
+  return init;
 }
 
 function isDigit(s: string, i: number): boolean {
