@@ -317,6 +317,11 @@ function buildHeadersInit(headers: [string, string][]): HeadersInit {
 let lastHeaders: string[] = [];
 let lastInit: HeadersInit = {};
 
+// The last status line, split into code and reason.
+let lastStatus = "200 OK";
+let lastCode = 200;
+let lastReason = "OK";
+
 /** {@linkcode buildHeadersInit}, reusing the last result for equal headers. */
 function headersInit(headers: [string, string][]): HeadersInit {
   const n = headers.length;
@@ -556,12 +561,15 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     if (status === null) {
       throw new AssertionError("start_response() was not called");
     }
-    const code = +status.slice(0, 3);
-    if (body !== null && NULL_BODY_STATUS.has(code)) body = null;
-    const reason = status.slice(4);
+    if (status !== lastStatus) {
+      lastCode = +status.slice(0, 3);
+      lastReason = status.slice(4);
+      lastStatus = status;
+    }
+    if (body !== null && NULL_BODY_STATUS.has(lastCode)) body = null;
     return new Response(body, {
-      status: code,
-      statusText: reason,
+      status: lastCode,
+      statusText: lastReason,
       headers: headersInit(this.headers!),
     });
   }
