@@ -609,17 +609,23 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
    * built (then {@linkcode Exchange.fail} answers).
    */
   completeSync(): Response | null {
+    return this.completeWith(concat(this.pending));
+  }
+
+  /**
+   * The response with `body` as the whole body; `null` if it cannot be
+   * built (the error kept in {@linkcode Exchange.error}).
+   */
+  completeWith(body: Uint8Array | null): Response | null {
     let response: Response;
     try {
-      response = this.response(
-        concat(this.pending) as Uint8Array<ArrayBuffer> | null,
-      );
+      response = this.response(body as Uint8Array<ArrayBuffer> | null);
     } catch (e) {
       this.error = e;
       return null;
     }
     this.ended = true;
-    this.pending = [];
+    if (this.pending.length !== 0) this.pending = [];
     return response;
   }
 
@@ -639,6 +645,12 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
    */
   arrayResponse(result: unknown[]): Response | null {
     this.result = result as ResponseBody;
+    if (result.length === 1 && this.pending.length === 0) {
+      // One block, nothing written (the common case): sent as it is.
+      const chunk = result[0];
+      if (!(chunk instanceof Uint8Array)) return null;
+      return this.completeWith(chunk.length ? chunk : null);
+    }
     const mark = this.pending.length;
     for (let i = 0; i < result.length; i++) {
       const chunk = result[i];
