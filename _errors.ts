@@ -26,6 +26,27 @@ export class AssertionError extends Error {
   }
 }
 
+function isDigit(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * wsgiref's `_validate_status`: at least 4 characters, 3 digits, then a
+ * space; an {@linkcode AssertionError} with wsgiref's message otherwise.
+ */
+export function checkStatus(status: string): void {
+  if (status.length < 4) {
+    throw new AssertionError("Status must be at least 4 characters");
+  }
+  if (!isDigit(status, 0) || !isDigit(status, 1) || !isDigit(status, 2)) {
+    throw new AssertionError("Status message must begin w/3-digit code");
+  }
+  if (status[3] !== " ") {
+    throw new AssertionError("Status message must have a space after code");
+  }
+}
+
 /** Throws an {@linkcode AssertionError} with `message` unless `cond` holds. */
 export function check(
   cond: unknown,

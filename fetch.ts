@@ -25,7 +25,7 @@
  */
 
 import { STATUS_TEXT } from "@std/http/status";
-import { AssertionError } from "./_errors.ts";
+import { AssertionError, checkStatus } from "./_errors.ts";
 import { BytesIO, FileWrapper, isHopByHop, requestUri } from "./util.ts";
 import type {
   ErrorStream,
@@ -345,11 +345,6 @@ function headersInit(headers: [string, string][]): HeadersInit {
   return init;
 }
 
-function isDigit(s: string, i: number): boolean {
-  const c = s.charCodeAt(i);
-  return c >= 0x30 && c <= 0x39;
-}
-
 /** `isHopByHop`, with a cheap length test first (this runs per header). */
 function hopByHop(name: string): boolean {
   switch (name.length) {
@@ -449,15 +444,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
         `Status must be of type str (got ${typeName(status)})`,
       );
     }
-    if (status.length < 4) {
-      throw new AssertionError("Status must be at least 4 characters");
-    }
-    if (!isDigit(status, 0) || !isDigit(status, 1) || !isDigit(status, 2)) {
-      throw new AssertionError("Status message must begin w/3-digit code");
-    }
-    if (status[3] !== " ") {
-      throw new AssertionError("Status message must have a space after code");
-    }
+    checkStatus(status);
     if (!Array.isArray(headers)) {
       throw new AssertionError(
         `Headers must be of type list: ${typeName(headers)}`,

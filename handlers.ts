@@ -34,7 +34,7 @@ import type {
 } from "./types.ts";
 import { FileWrapper, guessScheme, isHopByHop } from "./util.ts";
 import { ResponseHeaders } from "./headers.ts";
-import { AssertionError } from "./_errors.ts";
+import { AssertionError, checkStatus } from "./_errors.ts";
 import { latin1Into } from "./_latin1.ts";
 import { httpDate } from "./_date.ts";
 import {
@@ -638,15 +638,7 @@ export class BaseHandler {
 
   /** Checks a status line, as wsgiref's `_validate_status`, and for header injection. */
   validateStatus(status: string): void {
-    if (status.length < 4) {
-      throw new AssertionError("Status must be at least 4 characters");
-    }
-    if (!/^[0-9]{3}/.test(status)) {
-      throw new AssertionError("Status message must begin w/3-digit code");
-    }
-    if (status[3] !== " ") {
-      throw new AssertionError("Status message must have a space after code");
-    }
+    checkStatus(status);
     for (let i = 0; i < status.length; i++) {
       const c = status.charCodeAt(i);
       if (c === 13 || c === 10 || c === 0 || c > 0xff) {
