@@ -26,6 +26,7 @@
 
 import { STATUS_TEXT } from "@std/http/status";
 import { AssertionError, checkStatus } from "./_errors.ts";
+import { requestHeaderList } from "./_fetch_headers.ts";
 import { BytesIO, FileWrapper, isHopByHop, requestUri } from "./util.ts";
 import type {
   ErrorStream,
@@ -213,14 +214,43 @@ function environKey(name: string): string {
   return key;
 }
 
+/**
+ * Adds one header field to the environ: `CONTENT_TYPE`, `CONTENT_LENGTH`,
+ * or `HTTP_*` with repeats joined by "," (wsgiref's simple_server).
+ * `HTTP_HOST` comes from the URL.
+ */
+function putHeader(
+  environ: WSGIEnvironment,
+  name: string,
+  value: string,
+): void {
+  const key = environKey(name);
+  if (key === "HTTP_CONTENT_TYPE") environ.CONTENT_TYPE = value;
+  else if (key === "HTTP_CONTENT_LENGTH") environ.CONTENT_LENGTH = value;
+  else if (key !== "HTTP_HOST") {
+    const prev = environ[key];
+    environ[key] = prev === undefined ? value : prev + "," + value;
+  }
+}
+
 /** `Headers.forEach` callback, `this` being the environ. */
 function addHeader(this: WSGIEnvironment, value: string, name: string): void {
-  if (name === "content-type") this.CONTENT_TYPE = value;
-  else if (name === "content-length") this.CONTENT_LENGTH = value;
-  else if (name !== "host") {
-    const key = environKey(name);
-    const prev = this[key];
-    this[key] = prev === undefined ? value : prev + "," + value;
+  putHeader(this, name, value);
+}
+
+/**
+ * Adds the request's headers to the environ: field by field as received
+ * where Deno exposes that, else as `Headers` gives them (repeats already
+ * combined with ", ").
+ */
+function addHeaders(environ: WSGIEnvironment, request: Request): void {
+  const list = requestHeaderList(request);
+  if (list === null) {
+    request.headers.forEach(addHeader, environ);
+    return;
+  }
+  for (let i = 0; i < list.length; i++) {
+    putHeader(environ, list[i][0], list[i][1]);
   }
 }
 
@@ -983,8 +1013,7 @@ export function toFetchHandler(
     if (addr !== undefined && typeof addr.hostname === "string") {
       environ.REMOTE_ADDR = addr.hostname;
     }
-    // forEach is several times cheaper than for-of on Deno's Headers.
-    request.headers.forEach(addHeader, environ);
+    addHeaders(environ, request);
 
     // The Fetch API gives a GET or HEAD no body (Deno.serve drops one);
     // request.body, which costs Deno.serve time, is then not touched.

@@ -179,9 +179,64 @@ Deno.test("toFetchHandler: the environ", async (t) => {
     assertEquals(env.SERVER_NAME, "example.org");
     assertEquals(env.SERVER_PORT, "81");
     assertEquals(env.HTTP_HOST, "example.org:81");
-    assertEquals(env.HTTP_X_A, "1, 2");
+    assertEquals(env.HTTP_X_A, "1,2");
     assertEquals(env.HTTP_X_LATIN, "caf\xe9");
     assertEquals(env.REMOTE_ADDR, "127.0.0.1");
+  });
+
+  await t.step(
+    "repeated header lines joined with ',' as wsgiref does",
+    async () => {
+      const { app, seen } = recorder();
+      const handler = toFetchHandler(app);
+      await using server = serve(handler);
+      // Through Deno.serve: the field lines as received, any case.
+      await rawRequest(
+        server.addr.port,
+        "POST / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: b, c\r\n" +
+          "X-Forwarded-For: 10.0.0.1\r\nX-FORWARDED-FOR: 10.0.0.2\r\n" +
+          "content-TYPE: text/plain\r\nCONTENT-length: 2\r\n" +
+          "Connection: close\r\n\r\nhi",
+      );
+      // A Request built from pairs keeps them apart too.
+      await handler(
+        new Request("http://x/", {
+          headers: [["X-A", "1"], ["x-a", "2"], ["Content-Type", "a/b"]],
+        }),
+      );
+      // A Headers object has combined them already: Fetch's ", ".
+      await handler(
+        new Request("http://x/", {
+          headers: new Headers([["X-A", "1"], ["X-A", "2"]]),
+        }),
+      );
+      const [tcp, pairs, combined] = seen;
+      assertEquals(tcp.HTTP_X_A, "1,b, c");
+      assertEquals(tcp.HTTP_X_FORWARDED_FOR, "10.0.0.1,10.0.0.2");
+      assertEquals(tcp.CONTENT_TYPE, "text/plain");
+      assertEquals(tcp.CONTENT_LENGTH, "2");
+      assertEquals(tcp.HTTP_HOST, "x");
+      assertFalse("HTTP_CONTENT_TYPE" in tcp);
+      assertFalse("HTTP_CONTENT_LENGTH" in tcp);
+      assertEquals(pairs.HTTP_X_A, "1,2");
+      assertEquals(pairs.CONTENT_TYPE, "a/b");
+      assertEquals(combined.HTTP_X_A, "1, 2");
+    },
+  );
+
+  await t.step("a Request-like object: headers read with forEach", async () => {
+    // Another host's request object, whose headers are only iterable.
+    const { app, seen } = recorder();
+    const headers = new Headers([["X-A", "1"], ["Content-Type", "t/u"]]);
+    const request = {
+      url: "http://x/p",
+      method: "GET",
+      headers: { forEach: headers.forEach.bind(headers) },
+    } as unknown as Request;
+    await toFetchHandler(app)(request);
+    assertEquals(seen[0].HTTP_X_A, "1");
+    assertEquals(seen[0].CONTENT_TYPE, "t/u");
+    assertEquals(seen[0].PATH_INFO, "/p");
   });
 
   await t.step("bodies over a real connection; none for GET", async () => {

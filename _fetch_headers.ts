@@ -1,0 +1,73 @@
+// A request's header fields as received, one pair per field line.
+//
+// The Fetch API only hands headers out sorted and combined with ", ", and
+// `request.headers` is the largest share of what reading a request from
+// Deno.serve costs. Deno keeps the list as received behind symbols that are
+// not public: a Request's "request" (for a request from Deno.serve, an
+// `InnerRequest` whose `headerList` getter reads the fields from the HTTP
+// layer) and a Headers object's "header list" (the pairs, once made) and
+// "header target" (the same `InnerRequest`). They are found once, by
+// description, and what they give is checked on every call; on another
+// runtime, or a Deno that changed them, the functions here answer null and
+// the caller falls back to `Headers.forEach`.
+
+type Pairs = readonly (readonly [string, string])[];
+
+function findSymbol(of: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(of).find((s) =>
+    s.description === description
+  );
+}
+
+const LIST = findSymbol(new Headers(), "header list");
+const TARGET = findSymbol(new Headers(), "header target");
+const REQUEST = findSymbol(new Request("http://localhost/"), "request");
+
+/** True when every entry is a pair of strings. */
+function isPairs(list: unknown): list is Pairs {
+  if (!Array.isArray(list)) return false;
+  for (let i = 0; i < list.length; i++) {
+    const pair = list[i];
+    if (
+      !Array.isArray(pair) || pair.length !== 2 ||
+      typeof pair[0] !== "string" || typeof pair[1] !== "string"
+    ) return false;
+  }
+  return true;
+}
+
+/**
+ * The header fields of `headers` in the order received, repeats apart, or
+ * null when the runtime does not expose them.
+ */
+export function rawHeaderList(headers: Headers): Pairs | null {
+  if (LIST === undefined) return null;
+  const h = headers as unknown as Record<symbol, unknown>;
+  let list = h[LIST];
+  if (list === null && TARGET !== undefined) {
+    const target = h[TARGET] as { headerList?: unknown } | null | undefined;
+    if (target !== null && typeof target === "object") {
+      list = target.headerList;
+    }
+  }
+  return isPairs(list) ? list : null;
+}
+
+/**
+ * The header fields of `request` in the order received, repeats apart, or
+ * null when the runtime does not expose them. A request from Deno.serve
+ * (its headers immutable) is read without making its `Headers` object.
+ */
+export function requestHeaderList(request: Request): Pairs | null {
+  if (REQUEST !== undefined) {
+    const inner = (request as unknown as Record<symbol, unknown>)[REQUEST];
+    if (
+      inner !== null && typeof inner === "object" &&
+      inner.constructor?.name === "InnerRequest"
+    ) {
+      const list = (inner as { headerList?: unknown }).headerList;
+      if (isPairs(list)) return list;
+    }
+  }
+  return rawHeaderList(request.headers);
+}
