@@ -5,11 +5,11 @@
 // Deno.serve costs. Deno keeps the list as received behind symbols that are
 // not public: a Request's "request" (for a request from Deno.serve, an
 // `InnerRequest` whose `headerList` getter reads the fields from the HTTP
-// layer) and a Headers object's "header list" (the pairs, once made) and
-// "header target" (the same `InnerRequest`). They are found once, by
-// description, and what they give is checked on every call; on another
-// runtime, or a Deno that changed them, the functions here answer null and
-// the caller falls back to `Headers.forEach`.
+// layer) and a Headers object's "header list" (the pairs of a Headers built
+// in JS). They are found once, by description, and what they give is
+// checked on every call; on another runtime, or a Deno that changed them,
+// `requestHeaderList` answers null and the caller falls back to
+// `Headers.forEach`.
 
 type Pairs = readonly (readonly [string, string])[];
 
@@ -20,7 +20,6 @@ function findSymbol(of: object, description: string): symbol | undefined {
 }
 
 const LIST = findSymbol(new Headers(), "header list");
-const TARGET = findSymbol(new Headers(), "header target");
 const REQUEST = findSymbol(new Request("http://localhost/"), "request");
 
 /** True when every entry is a pair of strings. */
@@ -36,20 +35,10 @@ function isPairs(list: unknown): list is Pairs {
   return true;
 }
 
-/**
- * The header fields of `headers` in the order received, repeats apart, or
- * null when the runtime does not expose them.
- */
-export function rawHeaderList(headers: Headers): Pairs | null {
+/** The pairs of a Headers built in JS, or null. */
+function rawHeaderList(headers: Headers): Pairs | null {
   if (LIST === undefined) return null;
-  const h = headers as unknown as Record<symbol, unknown>;
-  let list = h[LIST];
-  if (list === null && TARGET !== undefined) {
-    const target = h[TARGET] as { headerList?: unknown } | null | undefined;
-    if (target !== null && typeof target === "object") {
-      list = target.headerList;
-    }
-  }
+  const list = (headers as unknown as Record<symbol, unknown>)[LIST];
   return isPairs(list) ? list : null;
 }
 
