@@ -250,7 +250,10 @@ function addHeaders(environ: WSGIEnvironment, request: Request): void {
     return;
   }
   for (let i = 0; i < list.length; i++) {
-    putHeader(environ, list[i][0], list[i][1]);
+    const name = list[i][0];
+    // Host, in every request, is taken from the URL: skipped at once.
+    if (name === "Host" || name === "host") continue;
+    putHeader(environ, name, list[i][1]);
   }
 }
 
@@ -346,6 +349,8 @@ function buildHeadersInit(headers: [string, string][]): HeadersInit {
 // startResponse), with what it became. Deno only reads a HeadersInit.
 let lastHeaders: string[] = [];
 let lastInit: HeadersInit = {};
+/** Whether the last headers name a Content-Type (see `textBody`). */
+let lastTyped = false;
 
 // The last status line, split into code and reason.
 let lastStatus = "200 OK";
@@ -372,7 +377,54 @@ function headersInit(headers: [string, string][]): HeadersInit {
   }
   lastHeaders = flat;
   lastInit = init;
+  lastTyped = headers.some(([name]) =>
+    name.length === 12 && name.toLowerCase() === "content-type"
+  );
   return init;
+}
+
+// Deno's Response copies a byte body into a new ArrayBuffer, which costs
+// about a microsecond even for a few bytes (more than the rest of a small
+// response), but keeps a string body as it is and sends its UTF-8. A body
+// that is valid UTF-8 decodes to a string whose UTF-8 is the same bytes, so
+// a small text body goes to Deno as a string: the bytes on the wire, and
+// what response.arrayBuffer() gives, do not change.
+const TEXT_BODY_MAX = 16 * 1024;
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+let lastBody: Uint8Array | null = null;
+let lastText = "";
+
+/**
+ * `body` as a string when that is the same bytes in UTF-8, else `body`.
+ * Only for a response whose headers name a Content-Type: for a string body
+ * without one, Response would add `text/plain;charset=UTF-8`.
+ */
+function textBody(body: Uint8Array<ArrayBuffer>): BodyInit {
+  const n = body.length;
+  if (body === lastBody && n === lastText.length) {
+    // The same small array again (an app's constant answer): compared, as
+    // the app may have changed its bytes, instead of decoded.
+    let i = 0;
+    while (i < n && body[i] === lastText.charCodeAt(i)) i++;
+    if (i === n) return lastText;
+  }
+  if (n > TEXT_BODY_MAX) return body;
+  // Most binary formats start with a byte past ASCII: not decoded in vain.
+  for (let i = 0; i < n && i < 16; i++) {
+    if (body[i] > 0x7f) return body;
+  }
+  const text = utf8.decode(body);
+  // Invalid UTF-8 decodes with U+FFFD (as does a real U+FFFD: rare, and
+  // sent as bytes too).
+  if (text.indexOf("\ufffd") !== -1) return body;
+  if (
+    n <= 64 && text.length === n && body.byteLength === body.buffer.byteLength
+  ) {
+    // ASCII, one char per byte: kept for the comparison above.
+    lastBody = body;
+    lastText = text;
+  }
+  return text;
 }
 
 /** `isHopByHop`, with a cheap length test first (this runs per header). */
@@ -584,10 +636,14 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
       lastStatus = status;
     }
     if (body !== null && NULL_BODY_STATUS.has(lastCode)) body = null;
+    const headers = headersInit(this.headers!);
+    if (lastTyped && body instanceof Uint8Array) {
+      body = textBody(body as Uint8Array<ArrayBuffer>);
+    }
     return new Response(body, {
       status: lastCode,
       statusText: lastReason,
-      headers: headersInit(this.headers!),
+      headers,
     });
   }
 

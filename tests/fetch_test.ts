@@ -394,6 +394,76 @@ Deno.test("toFetchHandler: the response", async (t) => {
     assertEquals(await (await withBody).text(), "now");
   });
 
+  await t.step("body bytes and headers go out exactly as given", async () => {
+    // Text bodies reach Deno as strings (see textBody in fetch.ts): the
+    // bytes must not change, whatever they are, and no Content-Type may
+    // appear that the app did not set.
+    const big = new Uint8Array(20000).fill(0x61);
+    const bodies: [string, Uint8Array][] = [
+      ["ascii", enc("Hello world!")],
+      ["utf-8 with a BOM", Uint8Array.of(0xef, 0xbb, 0xbf, 0x41, 0xc3, 0xa9)],
+      ["invalid utf-8", Uint8Array.of(0x41, 0xff, 0x42, 0xc3)],
+      ["latin-1", Uint8Array.of(0x63, 0x61, 0x66, 0xe9)],
+      ["a real U+FFFD", Uint8Array.of(0x41, 0xef, 0xbf, 0xbd)],
+      ["latin-1 late", Uint8Array.of(...enc("<p>".repeat(10)), 0xe9, 0x41)],
+      ["invalid utf-8 late", Uint8Array.of(...enc("x".repeat(40)), 0xc3)],
+      ["binary", Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0, 0, 0xff)],
+      ["nul bytes", Uint8Array.of(0x41, 0, 0x42)],
+      ["past the string limit", big],
+    ];
+    for (const [what, bytes] of bodies) {
+      for (const type of [[["Content-Type", "text/html"]], []]) {
+        const headers = type as [string, string][];
+        const handler = toFetchHandler((_env, startResponse) => {
+          startResponse("200 OK", headers);
+          return [bytes];
+        });
+        const response = await handler(new Request("http://x/"));
+        assertEquals(
+          new Uint8Array(await response.arrayBuffer()),
+          bytes,
+          `${what}, ${headers.length ? "typed" : "untyped"}`,
+        );
+        assertEquals(
+          response.headers.get("content-type"),
+          headers.length ? "text/html" : null,
+          what,
+        );
+      }
+    }
+  });
+
+  await t.step(
+    "a constant body changed in place is sent as it is now",
+    async () => {
+      const body = enc("hello");
+      const handler = toFetchHandler((_env, startResponse) => {
+        startResponse("200 OK", [["Content-Type", "text/plain"]]);
+        return [body];
+      });
+      assertEquals(
+        await (await handler(new Request("http://x/"))).text(),
+        "hello",
+      );
+      assertEquals(
+        await (await handler(new Request("http://x/"))).text(),
+        "hello",
+      );
+      body.set(enc("HELLO"));
+      assertEquals(
+        await (await handler(new Request("http://x/"))).text(),
+        "HELLO",
+      );
+      body[0] = 0xe9; // no longer ASCII nor UTF-8
+      assertEquals(
+        new Uint8Array(
+          await (await handler(new Request("http://x/"))).arrayBuffer(),
+        ),
+        Uint8Array.of(0xe9, 0x45, 0x4c, 0x4c, 0x4f),
+      );
+    },
+  );
+
   await t.step("write() output comes first, in order", async () => {
     const handler = toFetchHandler((_env, startResponse) => {
       const write = startResponse("200 OK", []);
