@@ -27,6 +27,7 @@
 import { STATUS_TEXT } from "@std/http/status";
 import { AssertionError, checkStatus } from "./_errors.ts";
 import { requestHeaderList } from "./_fetch_headers.ts";
+import { okResponse } from "./_fetch_response.ts";
 import { BytesIO, FileWrapper, isHopByHop, requestUri } from "./util.ts";
 import type {
   ErrorStream,
@@ -640,6 +641,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     if (lastTyped && body instanceof Uint8Array) {
       body = textBody(body as Uint8Array<ArrayBuffer>);
     }
+    if (lastCode === 200) return okResponse(body, lastReason, headers);
     return new Response(body, {
       status: lastCode,
       statusText: lastReason,

@@ -371,7 +371,29 @@ Deno.test("toFetchHandler: the response", async (t) => {
     assertEquals(await reasonOf("200 OK"), [200, "OK"]);
     assertEquals(await reasonOf("404 Not Found"), [404, "Not Found"]);
     assertEquals(await reasonOf("200 Fine"), [200, "Fine"]);
+    assertEquals(await reasonOf("200 "), [200, ""]);
     assertEquals(await reasonOf("599 Whatever"), [599, "Whatever"]);
+    // A 200 with a body and one Content-Type (Deno's fast path), and clones.
+    for (const reason of ["OK", "Fine Thanks", "caf\xe9"]) {
+      const response = await toFetchHandler((_env, startResponse) => {
+        startResponse(`200 ${reason}`, [["Content-Type", "text/plain"]]);
+        return [enc("hi")];
+      })(new Request("http://x/"));
+      assertEquals(response.statusText, reason);
+      assertEquals(response.clone().statusText, reason);
+      assertEquals(response.headers.get("content-type"), "text/plain");
+      assertEquals(await response.text(), "hi");
+    }
+    // A reason the Fetch API refuses gets the 500 page, as for any status.
+    for (const status of ["200 O\nK", "200 \u0100", "404 \x00"]) {
+      const errors = new StringIO();
+      const response = await toFetchHandler((_env, startResponse) => {
+        startResponse(status, [["Content-Type", "text/plain"]]);
+        return [enc("hi")];
+      }, { errors })(new Request("http://x/"));
+      assertEquals(response.status, 500, JSON.stringify(status));
+      assertMatch(errors.getValue(), /Invalid status text/);
+    }
   });
 
   await t.step("always a promise of a Response (API.md)", async () => {
