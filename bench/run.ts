@@ -3,8 +3,14 @@
 // idle keep-alive connections, and prints a Markdown table (also written to
 // bench/results/).
 //
+// The wrk runs are interleaved: each round runs every target once, and a
+// ratio is taken within each round, so that a slow minute on a shared
+// machine slows every target of that round alike. The table gives the median
+// req/s and the median of the per-round ratios.
+//
 //   deno task bench                  # or: deno run --allow-all bench/run.ts
-//   deno task bench --duration 5     # seconds per wrk run (default 10)
+//   deno task bench --duration 5     # seconds per wrk run (default 4)
+//   deno task bench --rounds 9       # wrk rounds (default 5)
 //   deno task bench --only "Deno.serve,simple_server"
 //   deno task bench --skip file,rss
 //
@@ -43,6 +49,11 @@ const TARGETS: Target[] = [
     port: 8302,
   },
   {
+    name: "Deno.serve, string body",
+    command: [...DENO_RUN, `${here}deno_serve_hello.ts`, "{port}", "string"],
+    port: 8305,
+  },
+  {
     name: "toFetchHandler (this)",
     command: [...DENO_RUN, `${here}fetch_hello.ts`, "{port}"],
     port: 8304,
@@ -75,7 +86,8 @@ function option(name: string): string | undefined {
   const i = Deno.args.indexOf(`--${name}`);
   return i === -1 ? undefined : Deno.args[i + 1];
 }
-const duration = Number(option("duration") ?? 10);
+const duration = Number(option("duration") ?? 4);
+const rounds = Number(option("rounds") ?? 5);
 const only = option("only")?.split(",");
 const skip = new Set(option("skip")?.split(",") ?? []);
 const targets = TARGETS.filter((t) =>
@@ -228,7 +240,8 @@ for (const target of targets) {
 }
 
 interface Row {
-  rps: number[];
+  /** Per scenario, the req/s of each round. */
+  rps: number[][];
   errors: string[];
   gbps?: number;
   rssIdle?: number;
@@ -242,17 +255,29 @@ try {
     `targets up: ${targets.map((t) => `${t.name} :${t.port}`).join(", ")}`,
   );
 
-  for (const { target, child } of procs) {
-    const row: Row = { rps: [], errors: [] };
-    rows.set(target.name, row);
-    for (const sc of SCENARIOS) {
-      await new Promise((r) => setTimeout(r, 1000)); // let sockets settle
-      await wrk(target.port, sc.wrk, 2); // warm-up
-      const r = await wrk(target.port, sc.wrk, duration);
-      console.error(`${target.name} | ${sc.name}: ${fmt(r.rps)} req/s`);
-      row.rps.push(r.rps);
-      row.errors.push(r.errors);
+  for (const { target } of procs) {
+    rows.set(target.name, {
+      rps: SCENARIOS.map(() => []),
+      errors: SCENARIOS.map(() => ""),
+    });
+  }
+  for (const [i, sc] of SCENARIOS.entries()) {
+    for (const { target } of procs) await wrk(target.port, sc.wrk, 2); // warm-up
+    for (let round = 1; round <= rounds; round++) {
+      const line: string[] = [];
+      for (const { target } of procs) {
+        await new Promise((r) => setTimeout(r, 500)); // let sockets settle
+        const r = await wrk(target.port, sc.wrk, duration);
+        const row = rows.get(target.name)!;
+        row.rps[i].push(r.rps);
+        if (r.errors) row.errors[i] = r.errors;
+        line.push(`${target.name} ${fmt(r.rps)}`);
+      }
+      console.error(`${sc.name}, round ${round}: ${line.join(", ")} req/s`);
     }
+  }
+  for (const { target, child } of procs) {
+    const row = rows.get(target.name)!;
     if (!skip.has("file")) {
       row.gbps = await download(target.port, FILE_SIZE);
       console.error(
@@ -283,7 +308,18 @@ try {
 
 // ---------------------------------------------------------------- table
 
-const base = (name: string, i: number) => rows.get(name)?.rps[i] ?? NaN;
+function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+/** The median over rounds of `row`'s req/s over `base`'s in the same round. */
+function ratio(row: Row, base: string, i: number): number {
+  const of = rows.get(base)?.rps[i];
+  if (of === undefined) return NaN;
+  return median(row.rps[i].map((x, round) => x / of[round]));
+}
 const head = ["server"];
 for (const sc of SCENARIOS) {
   head.push(`${sc.name} (req/s)`, "vs Deno.serve", "vs wsgiref");
@@ -300,9 +336,9 @@ for (const [name, row] of rows) {
   const cells = [name];
   SCENARIOS.forEach((_, i) => {
     cells.push(
-      fmt(row.rps[i]),
-      `${fmt(row.rps[i] / base("Deno.serve", i), 2)}×`,
-      `${fmt(row.rps[i] / base("Python wsgiref", i), 1)}×`,
+      fmt(median(row.rps[i])),
+      `${fmt(ratio(row, "Deno.serve", i), 2)}×`,
+      `${fmt(ratio(row, "Python wsgiref", i), 1)}×`,
     );
   });
   cells.push(row.gbps === undefined ? "—" : fmt(row.gbps, 2));
@@ -313,6 +349,25 @@ for (const [name, row] of rows) {
   );
   lines.push(`| ${cells.join(" | ")} |`);
 }
+// The ratios against the other Deno.serve rows, for the rows of this
+// library.
+const others = [...rows.keys()].filter((n) =>
+  n.startsWith("Deno.serve") && n !== "Deno.serve"
+);
+for (const other of others) {
+  const parts = [...rows].filter(([name]) => name.includes("(this)")).map((
+    [name, row],
+  ) =>
+    `${name} ${
+      SCENARIOS.map((_, i) => `${fmt(ratio(row, other, i), 2)}×`).join(" / ")
+    }`
+  );
+  lines.push(
+    "",
+    `Against "${other}" (${SCENARIOS.map((s) => s.name).join(" / ")}): ` +
+      `${parts.join(", ")}.`,
+  );
+}
 const errors = [...rows].flatMap(([name, row]) =>
   row.errors.map((e, i) => e ? `- ${name}, ${SCENARIOS[i].name}: ${e}` : "")
     .filter(Boolean)
@@ -321,7 +376,9 @@ const cpu = /model name\s*:\s*(.*)/.exec(
   Deno.readTextFileSync("/proc/cpuinfo"),
 )?.[1];
 const report = [
-  `wrk -t2, ${duration} s per run (after a 2 s warm-up), hello world ` +
+  `wrk -t2, ${rounds} interleaved rounds of ${duration} s per target ` +
+  `(medians; ratios are medians of per-round ratios), after a 2 s ` +
+  `warm-up, hello world ` +
   `(12-byte body), 127.0.0.1; Deno ${Deno.version.deno}, ` +
   `${navigator.hardwareConcurrency} cores (${cpu ?? "unknown CPU"}).`,
   "",
