@@ -26,8 +26,7 @@
 
 import { STATUS_TEXT } from "@std/http/status";
 import { AssertionError, checkStatus } from "./_errors.ts";
-import { requestHeaderList } from "./_fetch_headers.ts";
-import { okResponse } from "./_fetch_response.ts";
+import { okResponse, requestHeaderList } from "./_fetch_internals.ts";
 import { BytesIO, FileWrapper, isHopByHop, requestUri } from "./util.ts";
 import type {
   ErrorStream,
