@@ -17,6 +17,8 @@
 // difference to the bare run, then the gateway's own share timed inside the
 // process (bench/_cgi_inproc.ts), and writes it all to bench/results/cgi.md.
 
+import { median } from "./_stats.ts";
+
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
 const args = Deno.args;
@@ -73,11 +75,6 @@ function withInput(command: string, input?: string): string {
   return input ? `${command} < ${quote(input)}` : command;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = Math.floor(s.length / 2);
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 // The form example bundled into one file (`deno bundle`): one module to
 // load instead of eight, the fastest way to start a CGI program short of
 // `deno compile`.

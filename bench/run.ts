@@ -19,6 +19,8 @@
 // GET / with "Hello world!" (Content-Type: text/plain), and GET /file with
 // the file named by the BENCH_FILE environment variable.
 
+import { median } from "./_stats.ts";
+
 const DENO = Deno.execPath();
 const here = new URL(".", import.meta.url).pathname;
 const root = new URL("..", import.meta.url).pathname;
@@ -308,12 +310,6 @@ try {
 
 // ---------------------------------------------------------------- table
 
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 /** The median over rounds of `row`'s req/s over `base`'s in the same round. */
 function ratio(row: Row, base: string, i: number): number {
   const of = rows.get(base)?.rps[i];
