@@ -213,6 +213,14 @@ for (const name of ["lighttpd", "apache2", "nginx"] as ServerName[]) {
             await res.text(),
             "<p>Hello, Bob &#38; &#60;b&#62;! (sent by POST)</p>",
           );
+          // Not UTF-8 (a raw 0xE9): 400, not a form full of U+FFFD.
+          res = await fetchT(`${url}/form`, {
+            method: "POST",
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            body: latin1Encode("name=caf\xe9"),
+          });
+          assertEquals(res.status, 400);
+          assertEquals(await res.text(), "The form is not UTF-8 text.\n");
           res = await fetchT(`${url}/form`, { method: "DELETE" });
           assertEquals(res.status, 405);
           assertEquals(res.headers.get("Allow"), "GET, HEAD, POST");
