@@ -13,9 +13,9 @@ import { makeServer, type ServerOptions } from "../simple_server.ts";
 import { requestUri, StringIO } from "../util.ts";
 import type { WSGIApplication } from "../types.ts";
 import { loggingTo } from "./_tcp.ts";
+import { curl, selfSignedCert } from "./_tools.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 /** Answers the environ values that depend on how the server listens, as JSON. */
 const whereApp: WSGIApplication = (environ, startResponse) => {
@@ -33,20 +33,6 @@ const whereApp: WSGIApplication = (environ, startResponse) => {
   startResponse("200 OK", [["Content-Type", "application/json"]]);
   return [enc.encode(JSON.stringify(out))];
 };
-
-/** Runs curl (bounded to 20 s); its stdout, or an error with its stderr. */
-async function curl(args: string[]): Promise<string> {
-  const out = await new Deno.Command("curl", {
-    args: ["-sS", "--max-time", "20", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`curl ${args.join(" ")} failed: ${dec.decode(out.stderr)}`);
-  }
-  return dec.decode(out.stdout);
-}
 
 /** True once nothing accepts connections on 127.0.0.1:`port`. */
 async function refused(port: number): Promise<boolean> {
@@ -186,33 +172,7 @@ Deno.test("signal: aborting it shuts the server down gracefully", async (t) => {
 Deno.test("HTTPS: cert and key, checked by curl --cacert", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "wsgiref-tls-" });
   try {
-    const made = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert(made.success, dec.decode(made.stderr));
-    const cert = await Deno.readTextFile(`${dir}/cert.pem`);
-    const key = await Deno.readTextFile(`${dir}/key.pem`);
+    const { certFile, keyFile, cert, key } = await selfSignedCert(dir);
 
     await t.step(
       "wsgi.url_scheme https, HTTPS on, URLs with https",
@@ -221,7 +181,7 @@ Deno.test("HTTPS: cert and key, checked by curl --cacert", async (t) => {
           for (const host of ["localhost", "127.0.0.1"]) {
             const body = await curl([
               "--cacert",
-              `${dir}/cert.pem`,
+              certFile,
               `https://${host}:${server.port}/x?y=1`,
             ]);
             assertEquals(JSON.parse(body), {
@@ -253,7 +213,7 @@ Deno.test("HTTPS: cert and key, checked by curl --cacert", async (t) => {
         [{ cert }, "cert and key (--cert, --key) go together"],
         [{ key }, "cert and key (--cert, --key) go together"],
         [
-          { cert: `${dir}/cert.pem`, key: `${dir}/key.pem` },
+          { cert: certFile, key: keyFile },
           'option cert must be PEM text ("-----BEGIN …"), not a file name',
         ],
         [
