@@ -145,6 +145,15 @@ export const other = (environ, startResponse) => {
   );
   const run = (args: string[], env?: Record<string, string>) =>
     new Cli(["run", "--no-lock", ...args], dir, env);
+  const runSlow = () =>
+    run([
+      "--allow-net",
+      "--allow-read=./slow.ts",
+      SCRIPT,
+      "slow.ts",
+      "--host=127.0.0.1",
+      "--port=0",
+    ]);
 
   try {
     await t.step(
@@ -329,14 +338,7 @@ export const other = (environ, startResponse) => {
     await t.step(
       "the first signal lets a request in flight finish; exit 0",
       async () => {
-        await using cli = run([
-          "--allow-net",
-          "--allow-read=./slow.ts",
-          SCRIPT,
-          "slow.ts",
-          "--host=127.0.0.1",
-          "--port=0",
-        ]);
+        await using cli = runSlow();
         const { port } = await cli.listening();
         const answer = get(port, "/short");
         await cli.waitFor("err", /entered \/short\n/);
@@ -351,14 +353,7 @@ export const other = (environ, startResponse) => {
       await t.step(
         `a second ${signal} ends it at once (${code}), even mid-await`,
         async () => {
-          await using cli = run([
-            "--allow-net",
-            "--allow-read=./slow.ts",
-            SCRIPT,
-            "slow.ts",
-            "--host=127.0.0.1",
-            "--port=0",
-          ]);
+          await using cli = runSlow();
           const { port } = await cli.listening();
           const answer = get(port, "/slow").catch((e) => e);
           await cli.waitFor("err", /entered \/slow\n/);

@@ -10,9 +10,9 @@ import {
   assertThrows,
 } from "@std/assert";
 import { makeServer, type ServerOptions } from "../simple_server.ts";
-import { requestUri, StringIO } from "../util.ts";
+import { requestUri } from "../util.ts";
 import type { WSGIApplication } from "../types.ts";
-import { loggingTo } from "./_tcp.ts";
+import { withServer } from "./_tcp.ts";
 import { curl, selfSignedCert } from "./_tools.ts";
 
 const enc = new TextEncoder();
@@ -43,28 +43,6 @@ async function refused(port: number): Promise<boolean> {
   } catch {
     return true;
   }
-}
-
-/** A server for `app` with its log kept apart; serving until `fn` returns. */
-async function serving(
-  app: WSGIApplication,
-  options: ServerOptions,
-  fn: (server: ReturnType<typeof makeServer>) => Promise<void>,
-): Promise<string> {
-  const log = new StringIO();
-  const server = makeServer("127.0.0.1", 0, app, {
-    handlerClass: loggingTo(log),
-    ...options,
-  });
-  const served = server.serveForever();
-  try {
-    await fn(server);
-  } finally {
-    await server.shutdown();
-    await served;
-    server.close();
-  }
-  return log.getValue();
 }
 
 Deno.test("signal: aborting it shuts the server down gracefully", async (t) => {
@@ -177,7 +155,7 @@ Deno.test("HTTPS: cert and key, checked by curl --cacert", async (t) => {
     await t.step(
       "wsgi.url_scheme https, HTTPS on, URLs with https",
       async () => {
-        await serving(whereApp, { cert, key }, async (server) => {
+        await withServer(whereApp, async (server) => {
           for (const host of ["localhost", "127.0.0.1"]) {
             const body = await curl([
               "--cacert",
@@ -194,12 +172,12 @@ Deno.test("HTTPS: cert and key, checked by curl --cacert", async (t) => {
               url: `https://${host}:${server.port}/x?y=1`,
             });
           }
-        });
+        }, { cert, key });
       },
     );
 
     await t.step("plain HTTP is http, without HTTPS", async () => {
-      await serving(whereApp, {}, async (server) => {
+      await withServer(whereApp, async (server) => {
         const body = JSON.parse(
           await curl([`http://127.0.0.1:${server.port}/`]),
         );
@@ -240,7 +218,7 @@ Deno.test("Unix socket: path, checked by curl --unix-socket", async (t) => {
   const path = `${dir}/app.sock`;
   try {
     await t.step("the environ for a socket, and the access log", async () => {
-      const log = await serving(whereApp, { path }, async (server) => {
+      const log = await withServer(whereApp, async (server) => {
         assertEquals(server.addr, { transport: "unix", path });
         assertEquals(server.port, 0);
         const body = await curl([
@@ -264,8 +242,8 @@ Deno.test("Unix socket: path, checked by curl --unix-socket", async (t) => {
         );
         assertEquals(bare.HTTP_HOST, null);
         assertEquals(bare.url, "http://localhost/");
-      });
-      assertStringIncludes(log, ' "GET /p?q=1 HTTP/1.1" 200 ');
+      }, { path });
+      assertStringIncludes(log.getValue(), ' "GET /p?q=1 HTTP/1.1" 200 ');
     });
 
     await t.step("the socket file is removed on close", async () => {
@@ -286,10 +264,10 @@ Deno.test("Unix socket: path, checked by curl --unix-socket", async (t) => {
         ],
       }).output();
       assert((await Deno.lstat(path)).isSocket);
-      await serving(whereApp, { path }, async () => {
+      await withServer(whereApp, async () => {
         const body = await curl(["--unix-socket", path, "http://x/"]);
         assertEquals(JSON.parse(body).SERVER_NAME, "localhost");
-      });
+      }, { path });
     });
 
     await t.step("any other file there is kept, and an error", async () => {
