@@ -229,8 +229,11 @@ function resolveOptions(options: ServerOptions): WSGIServer["options"] {
   for (const [name, pem] of [["cert", cert], ["key", key]]) {
     if (pem !== undefined && !String(pem).includes("-----BEGIN ")) {
       throw new TypeError(
-        `makeServer option ${name} must be PEM text ("-----BEGIN …"), not ` +
-          `a file name: pass Deno.readTextFileSync(file)`,
+        `makeServer option ${name} must be PEM text ("-----BEGIN …"), got ${
+          typeof pem === "string"
+            ? "a string without it (a file name?)"
+            : typeof pem
+        }: pass Deno.readTextFileSync(file)`,
       );
     }
   }

@@ -192,13 +192,17 @@ Deno.test("HTTPS: cert and key, checked by curl --cacert", async (t) => {
         [{ key }, "cert and key (--cert, --key) go together"],
         [
           { cert: certFile, key: keyFile },
-          'option cert must be PEM text ("-----BEGIN …"), not a file name',
+          'option cert must be PEM text ("-----BEGIN …"), got a string without it (a file name?): pass Deno.readTextFileSync(file)',
         ],
         [
           { cert, key, path: `${dir}/s.sock` },
           "cannot serve HTTPS on a Unix socket",
         ],
         [{ path: "" }, "option path must be a non-empty string"],
+        [
+          { cert: enc.encode(cert) as unknown as string, key },
+          'option cert must be PEM text ("-----BEGIN …"), got object',
+        ],
       ];
       for (const [options, message] of cases) {
         assertThrows(
