@@ -46,17 +46,22 @@ export function latin1Into(s: string, out: Uint8Array, offset: number): number {
 
 /**
  * Encodes a native string as bytes. Throws a `TypeError` naming `what` if a
- * code unit is above 0xFF: such a string is not a native string.
+ * code unit is above 0xFF: such a string is not a native string; `fix` ends
+ * the message.
  */
-export function latin1Encode(s: string, what = "string"): Uint8Array {
+export function latin1Encode(
+  s: string,
+  what = "string",
+  fix = "encode the text as UTF-8 bytes and read them as ISO-8859-1 first " +
+    "(textToNative in util.ts)",
+): Uint8Array<ArrayBuffer> {
   const bad = firstNonLatin1(s);
   if (bad !== -1) {
     throw new TypeError(
       `${what} must be a native string (ISO-8859-1, code units 0-255), ` +
         `but has U+${
           s.charCodeAt(bad).toString(16).toUpperCase().padStart(4, "0")
-        } at index ${bad}: encode the text as UTF-8 bytes and read them as ` +
-        `ISO-8859-1 first`,
+        } at index ${bad}: ${fix}`,
     );
   }
   const out = new Uint8Array(s.length);

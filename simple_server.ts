@@ -8,12 +8,22 @@
  * persistent connections, pipelining, chunked bodies both ways, `HEAD`,
  * `Expect: 100-continue`, and many connections at once.
  *
- * From the command line:
+ * It also listens on a Unix socket (option `path`, for nginx in front),
+ * serves HTTPS (options `cert` and `key`), and stops gracefully when the
+ * `signal` option is aborted.
+ *
+ * From the command line (`--help` says more: `--host`, `--port`, `--cert`,
+ * `--key`, `--unix`):
  *
  * ```sh
- * deno run --allow-net simple_server.ts                  # demoApp on port 8000
- * deno run -A simple_server.ts ./app.ts[:name] [--host H] [--port P]
+ * deno run --allow-net simple_server.ts     # demoApp on port 8000
+ * deno run --allow-net --allow-read=./app.ts simple_server.ts ./app.ts[:name]
+ * # from JSR, no clone needed:
+ * deno run --allow-net --allow-read=./app.ts jsr:@wsgiref/wsgiref/simple_server ./app.ts
  * ```
+ *
+ * The first signal (SIGINT, SIGTERM) shuts down gracefully; a second one
+ * exits at once.
  *
  * @example Serving an app
  * ```ts
@@ -160,9 +170,36 @@ export interface ServerOptions {
    * `demoApp` would show it to every client. Default `{}`.
    */
   osEnviron?: Readonly<Record<string, string>>;
+  /**
+   * Shuts the server down gracefully when aborted, as
+   * {@linkcode WSGIServer.shutdown} (and as `Deno.serve`'s `signal`): a
+   * signal aborted already stops the server before it serves anything.
+   */
+  signal?: AbortSignal;
+  /**
+   * A certificate chain in PEM, with {@linkcode ServerOptions.key}: serve
+   * HTTPS (`Deno.listenTls`). `HTTPS` is then `on` in the environ and
+   * `wsgi.url_scheme` is `https`.
+   */
+  cert?: string;
+  /** The private key in PEM of {@linkcode ServerOptions.cert}. */
+  key?: string;
+  /**
+   * A Unix domain socket to listen on instead of a host and port (as
+   * gunicorn's `--bind unix:PATH`, for a proxy such as nginx in front).
+   * A socket file already there (left by a server that was killed) is
+   * replaced; any other file there is an error. The socket file is removed
+   * when the server closes. Needs `--allow-read` and `--allow-write` for the
+   * path. The environ then has `SERVER_NAME` `localhost`, `SERVER_PORT`
+   * `80` (the port a URL without one means: the client's `Host` header is
+   * what names the site behind a proxy), and `REMOTE_ADDR` the client
+   * socket's path, which is `""` for a client that bound none (curl,
+   * nginx), as gunicorn has it.
+   */
+  path?: string;
 }
 
-function resolveOptions(options: ServerOptions): Required<ServerOptions> {
+function resolveOptions(options: ServerOptions): WSGIServer["options"] {
   const positive = (name: keyof ServerOptions, fallback: number): number => {
     const v = options[name] ?? fallback;
     if (typeof v !== "number" || !(v > 0)) {
@@ -180,6 +217,36 @@ function resolveOptions(options: ServerOptions): Required<ServerOptions> {
   ) {
     throw new TypeError(
       "makeServer option handlerClass must be WSGIRequestHandler or a subclass",
+    );
+  }
+  const { signal, cert, key, path } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError("makeServer option signal must be an AbortSignal");
+  }
+  if (path !== undefined && (typeof path !== "string" || path === "")) {
+    throw new TypeError("makeServer option path must be a non-empty string");
+  }
+  for (const [name, pem] of [["cert", cert], ["key", key]]) {
+    if (pem !== undefined && !String(pem).includes("-----BEGIN ")) {
+      throw new TypeError(
+        `makeServer option ${name} must be PEM text ("-----BEGIN …"), got ${
+          typeof pem === "string"
+            ? "a string without it (a file name?)"
+            : typeof pem
+        }: pass Deno.readTextFileSync(file)`,
+      );
+    }
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError(
+      "makeServer options cert and key (--cert, --key) go together: give " +
+        "both to serve HTTPS",
+    );
+  }
+  if (cert !== undefined && path !== undefined) {
+    throw new TypeError(
+      "makeServer cannot serve HTTPS on a Unix socket (Deno.listenTls is " +
+        "TCP only): give either cert and key (--cert, --key) or path (--unix)",
     );
   }
   return {
@@ -219,6 +286,34 @@ function serverNameFor(host: string): string {
   return host;
 }
 
+/** What is at `path`, not following a symlink: nothing, a socket, or another file. */
+function fileAt(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Listens on the Unix socket `path`, replacing a socket file left there
+ * (by a server that was killed), never another kind of file.
+ */
+function listenUnix(path: string): Deno.UnixListener {
+  const there = fileAt(path);
+  if (there !== undefined) {
+    if (!there.isSocket) {
+      throw new Deno.errors.AlreadyExists(
+        `${path} exists and is not a socket: the server does not remove it; ` +
+          `choose another path, or remove it yourself`,
+      );
+    }
+    Deno.removeSync(path);
+  }
+  return Deno.listen({ transport: "unix", path });
+}
+
 /**
  * An HTTP server for one WSGI application, as wsgiref's `WSGIServer`:
  * listening from construction, serving with
@@ -237,10 +332,12 @@ function serverNameFor(host: string): string {
  * ```
  */
 export class WSGIServer implements AsyncDisposable {
-  /** The listening socket. */
-  readonly listener: Deno.TcpListener;
-  /** The options, defaults filled in. */
-  readonly options: Readonly<Required<ServerOptions>>;
+  /** The listening socket: TCP, TLS over TCP, or a Unix socket. */
+  readonly listener: Deno.TcpListener | Deno.TlsListener | Deno.UnixListener;
+  /** The options with defaults, filled in (how to listen and when to stop are not kept). */
+  readonly options: Readonly<
+    Required<Omit<ServerOptions, "signal" | "cert" | "key" | "path">>
+  >;
   /** The host name in `SERVER_NAME` (Python's `server_name`). */
   serverName: string;
   /** The port in `SERVER_PORT` (Python's `server_port`). */
@@ -260,37 +357,64 @@ export class WSGIServer implements AsyncDisposable {
   #users = 0;
   #slotWaiter: (() => void) | undefined;
   #drainWaiter: (() => void) | undefined;
+  #tls: boolean;
+  #signal: AbortSignal | undefined;
+  #onAbort = (): void => {
+    this.shutdown().catch(() => {});
+  };
+  /** The Unix socket file this server made, and its inode. */
+  #socket: { path: string; ino: number | null } | undefined;
 
   /**
    * Listens on `address` (`hostname` `""` means every interface; port `0`
-   * picks a free port).
+   * picks a free port), or on the Unix socket `options.path`; over TLS
+   * with `options.cert` and `options.key`.
    *
-   * @param address where to listen
-   * @param options limits, timeouts, logging and the handler class
+   * @param address where to listen (unused with `options.path`)
+   * @param options limits, timeouts, logging, the handler class, TLS, a
+   * Unix socket, a signal to stop
    */
   constructor(
     address: { hostname?: string; port: number },
     options: ServerOptions = {},
   ) {
     this.options = Object.freeze(resolveOptions(options));
-    const host = address.hostname ?? "";
-    this.listener = Deno.listen({
-      hostname: host === "" ? "0.0.0.0" : host,
-      port: address.port,
-      transport: "tcp",
-    });
-    this.serverName = serverNameFor(host);
-    this.serverPort = this.listener.addr.port;
+    const { signal, cert, key, path } = options;
+    this.#tls = cert !== undefined;
+    if (path !== undefined) {
+      this.listener = listenUnix(path);
+      this.#socket = { path, ino: Deno.lstatSync(path).ino };
+      this.serverName = "localhost";
+      this.serverPort = 80;
+    } else {
+      const host = address.hostname ?? "";
+      const at = {
+        hostname: host === "" ? "0.0.0.0" : host,
+        port: address.port,
+        transport: "tcp",
+      } as const;
+      this.listener = cert === undefined
+        ? Deno.listen(at)
+        : Deno.listenTls({ ...at, cert, key: key! });
+      this.serverName = serverNameFor(host);
+      this.serverPort = this.listener.addr.port;
+    }
     this.setupEnviron();
+    if (signal !== undefined) {
+      this.#signal = signal;
+      if (signal.aborted) this.#onAbort();
+      else signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
   }
 
-  /** The port listened on. */
+  /** The port listened on; 0 on a Unix socket. */
   get port(): number {
-    return this.listener.addr.port;
+    const addr = this.listener.addr;
+    return "port" in addr ? addr.port : 0;
   }
 
-  /** The address listened on. */
-  get addr(): Deno.NetAddr {
+  /** The address listened on: a host and port, or a Unix socket's path. */
+  get addr(): Deno.NetAddr | Deno.UnixAddr {
     return this.listener.addr;
   }
 
@@ -299,7 +423,11 @@ export class WSGIServer implements AsyncDisposable {
     return this.#shuttingDown;
   }
 
-  /** Sets {@linkcode WSGIServer.baseEnviron}, as wsgiref's `setup_environ`. */
+  /**
+   * Sets {@linkcode WSGIServer.baseEnviron}, as wsgiref's `setup_environ`;
+   * with `HTTPS` `on` over TLS (as a CGI server sets it), which makes
+   * `wsgi.url_scheme` `https`.
+   */
   setupEnviron(): void {
     this.baseEnviron = {
       SERVER_NAME: this.serverName,
@@ -309,6 +437,7 @@ export class WSGIServer implements AsyncDisposable {
       CONTENT_LENGTH: "",
       SCRIPT_NAME: "",
     };
+    if (this.#tls) this.baseEnviron.HTTPS = "on";
   }
 
   /** The application served. */
@@ -345,7 +474,7 @@ export class WSGIServer implements AsyncDisposable {
           this.#slotWaiter = undefined;
           continue;
         }
-        let conn: Deno.TcpConn;
+        let conn: Deno.Conn;
         try {
           conn = await this.listener.accept();
         } catch (e) {
@@ -379,11 +508,14 @@ export class WSGIServer implements AsyncDisposable {
   }
 
   /** Runs a handler for `conn`; resolves when the connection is closed. */
-  #serve(conn: Deno.TcpConn, oneRequest: boolean): Promise<void> {
+  #serve(conn: Deno.Conn, oneRequest: boolean): Promise<void> {
     const addr = conn.remoteAddr;
     const handler = new this.options.handlerClass(
       conn,
-      [addr.hostname, addr.port],
+      // A Unix socket's client: its socket's path ("" if unnamed), no port.
+      "hostname" in addr
+        ? [addr.hostname, addr.port]
+        : [(addr as Deno.UnixAddr).path ?? "", 0],
       this,
     );
     if (oneRequest) handler.closeConnection = true;
@@ -452,9 +584,18 @@ export class WSGIServer implements AsyncDisposable {
   #closeListener(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
     try {
       this.listener.close();
     } catch { /* already closed */ }
+    const socket = this.#socket;
+    if (socket !== undefined) {
+      // Deno removes it on close; older versions leave it. Only ours.
+      const there = fileAt(socket.path);
+      if (there?.isSocket && there.ino === socket.ino) {
+        Deno.removeSync(socket.path);
+      }
+    }
   }
 
   /**
@@ -1324,6 +1465,8 @@ function isConnectionError(e: unknown): boolean {
  * Makes a server for `app` listening on `host` and `port`, as wsgiref's
  * `make_server`. It listens when this returns; port `0` picks a free port,
  * read back from `server.port`. `host` `""` listens on every interface.
+ * With the option `path`, it listens on that Unix socket instead (`host`
+ * and `port` are not used); with `cert` and `key`, it serves HTTPS.
  *
  * @example
  * ```ts
@@ -1334,10 +1477,59 @@ function isConnectionError(e: unknown): boolean {
  * // await server.serveForever();
  * ```
  *
- * @param host the address to listen on
- * @param port the port (0: any free port)
+ * @example Stopping with an AbortSignal
+ * ```ts
+ * import { demoApp, makeServer } from "@wsgiref/wsgiref/simple_server";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const stop = new AbortController();
+ * const server = makeServer("127.0.0.1", 0, demoApp, {
+ *   signal: stop.signal,
+ *   logRequests: false,
+ * });
+ * const served = server.serveForever();
+ * const res = await fetch(`http://127.0.0.1:${server.port}/`);
+ * assertEquals(res.status, 200);
+ * await res.body?.cancel();
+ * stop.abort(); // as server.shutdown(): requests in flight finish
+ * await served;
+ * ```
+ *
+ * @example On a Unix socket (nginx: `proxy_pass http://unix:/run/app.sock;`)
+ * ```ts
+ * import { demoApp, makeServer } from "@wsgiref/wsgiref/simple_server";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = `${dir}/app.sock`;
+ * const server = makeServer("", 0, demoApp, { path, logRequests: false });
+ * const served = server.serveForever();
+ * const conn = await Deno.connect({ transport: "unix", path });
+ * await conn.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+ * const reply = await new Response(conn.readable).text();
+ * assertEquals(reply.split("\r\n")[0], "HTTP/1.0 200 OK");
+ * await server.shutdown();
+ * await served;
+ * server.close(); // removes the socket file
+ * await Deno.remove(dir);
+ * ```
+ *
+ * @example HTTPS
+ * ```ts ignore
+ * import { demoApp, makeServer } from "@wsgiref/wsgiref/simple_server";
+ *
+ * await using server = makeServer("", 8443, demoApp, {
+ *   cert: await Deno.readTextFile("cert.pem"),
+ *   key: await Deno.readTextFile("key.pem"),
+ * });
+ * await server.serveForever(); // wsgi.url_scheme is "https"
+ * ```
+ *
+ * @param host the address to listen on (unused with `options.path`)
+ * @param port the port (0: any free port; unused with `options.path`)
  * @param app the WSGI application
- * @param options limits, timeouts, logging and the handler class
+ * @param options limits, timeouts, logging, the handler class, TLS, a
+ * Unix socket, a signal to stop
  */
 export function makeServer(
   host: string,
@@ -1381,18 +1573,34 @@ export function demoApp(
 // ---------------------------------------------------------------------------
 // The command line
 
+/** The command line from JSR, with the permissions it needs (see USAGE). */
+const JSR_COMMAND =
+  "deno run --allow-net --allow-read=./app.ts jsr:@wsgiref/wsgiref/simple_server ./app.ts";
+
 const USAGE =
-  `Usage: deno run --allow-net simple_server.ts [app.ts[:name]] [--host H] [--port P]
+  `Usage: deno run --allow-net [--allow-read=APP] simple_server.ts [APP[:name]] [options]
+       ${JSR_COMMAND}
 
 Serves a WSGI application over HTTP, as python -m wsgiref.simple_server.
-Without a file, serves demoApp. With one, imports it (relative to the
-current directory) and serves its default export, or its export named "app",
-or the export given after ":". Ctrl-C shuts down gracefully.
+Without APP, serves demoApp. With one, imports it (relative to the current
+directory) and serves its default export, or its export named "app", or the
+export given after ":". The second line runs it from JSR, no clone needed.
+
+Permissions: --allow-net; --allow-read for APP and the local files it
+imports, and for --cert and --key; --allow-read and --allow-write for
+--unix PATH.
+
+SIGINT (Ctrl-C) or SIGTERM shuts down gracefully: no new connections,
+requests in flight finish, exit status 0. A second signal exits at once
+(status 130 for SIGINT, 143 for SIGTERM), dropping what is in flight.
 
 Options:
-  --host H   address to listen on (default: every interface, 0.0.0.0)
-  --port P   port to listen on (default: 8000; 0 picks a free port)
-  --help     show this help`;
+  --host H       address to listen on (default: every interface, 0.0.0.0)
+  --port P       port to listen on (default: 8000; 0 picks a free port)
+  --cert FILE    serve HTTPS: the certificate chain, PEM (with --key)
+  --key FILE     the private key of --cert, PEM
+  --unix PATH    listen on a Unix socket instead of a host and port
+  --help         show this help`;
 
 class UsageError extends Error {}
 
@@ -1426,10 +1634,19 @@ async function loadApp(spec: string): Promise<WSGIApplication> {
   return app as WSGIApplication;
 }
 
+/** The exit status after a second signal: 128 + its number, as a shell reports it. */
+const SIGNAL_EXIT: Readonly<Partial<Record<Deno.Signal, number>>> = {
+  SIGINT: 130,
+  SIGTERM: 143,
+};
+
 /** Parses the command line, serves until interrupted; returns the exit code. */
 async function main(args: string[]): Promise<number> {
-  let host = "";
-  let port = 8000;
+  let host: string | undefined;
+  let port: number | undefined;
+  let certFile: string | undefined;
+  let keyFile: string | undefined;
+  let unixPath: string | undefined;
   let spec: string | undefined;
   try {
     for (let i = 0; i < args.length; i++) {
@@ -1452,6 +1669,12 @@ async function main(args: string[]): Promise<number> {
         if (!/^[0-9]{1,5}$/.test(v) || port > 65535) {
           throw new UsageError(`invalid port ${JSON.stringify(v)}`);
         }
+      } else if (flag === "--cert") {
+        certFile = value();
+      } else if (flag === "--key") {
+        keyFile = value();
+      } else if (flag === "--unix") {
+        unixPath = value();
       } else if (arg.startsWith("-")) {
         throw new UsageError(`unknown option ${arg}`);
       } else if (spec === undefined) {
@@ -1460,42 +1683,66 @@ async function main(args: string[]): Promise<number> {
         throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
       }
     }
+    if (unixPath !== undefined && (host !== undefined || port !== undefined)) {
+      throw new UsageError("--unix listens instead of --host and --port");
+    }
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(`error: ${e.message}\n\n${USAGE}`);
     return 2;
   }
 
+  const stop = new AbortController();
   let app: WSGIApplication = demoApp;
   let server: WSGIServer;
   try {
     if (spec !== undefined) app = await loadApp(spec);
-    server = makeServer(host, port, app);
+    const read = (file: string | undefined) =>
+      file === undefined ? undefined : Deno.readTextFileSync(file);
+    server = makeServer(host ?? "", port ?? 8000, app, {
+      signal: stop.signal,
+      cert: read(certFile),
+      key: read(keyFile),
+      path: unixPath,
+    });
   } catch (e) {
     console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  const { hostname, port: bound } = server.addr;
-  console.log(`Serving HTTP on ${hostname} port ${bound} ...`);
+  const addr = server.addr;
+  console.log(
+    "path" in addr
+      ? `Serving HTTP on unix:${addr.path} ...`
+      : `Serving ${
+        certFile === undefined ? "HTTP" : "HTTPS"
+      } on ${addr.hostname} port ${addr.port} ...`,
+  );
 
-  let interrupts = 0;
-  const onSignal = () => {
-    if (interrupts++ === 0) {
-      console.error("\nKeyboard interrupt received, shutting down.");
-      server.shutdown();
-    } else {
-      server.close(); // a second Ctrl-C: drop the requests in flight
-    }
-  };
+  // The first signal shuts down gracefully; a second one ends the process
+  // at once, even while an app awaits something that takes its time.
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const listeners = signals.map((signal) => {
+    const listener = () => {
+      if (!stop.signal.aborted) {
+        console.error(
+          `\n${signal} received, shutting down (again to stop at once).`,
+        );
+        stop.abort();
+      } else {
+        server.close(); // drops every connection, flushes the log
+        Deno.exit(SIGNAL_EXIT[signal]);
+      }
+    };
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
   try {
     await server.serveForever();
   } finally {
     server.close();
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    for (const remove of listeners) remove();
   }
   return 0;
 }

@@ -4,6 +4,11 @@
  * wrapper, and two concrete streams ({@linkcode BytesIO} for `wsgi.input`,
  * {@linkcode StringIO} for `wsgi.errors`) to build environs by hand.
  *
+ * Beyond wsgiref, the two conversions between PEP 3333's native strings
+ * (the request's bytes read as ISO-8859-1) and text:
+ * {@linkcode nativeToText} (`"/cafÃ©"` → `"/café"`) and
+ * {@linkcode textToNative}, its inverse.
+ *
  * @example Reconstructing the request URL
  * ```ts
  * import { requestUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
@@ -23,6 +28,7 @@ import type {
   InputStream,
   WSGIEnvironment,
 } from "./types.ts";
+import { latin1Decode, latin1Encode } from "./_latin1.ts";
 
 /**
  * Guesses the URL scheme from the CGI `HTTPS` variable: `"https"` when it is
@@ -572,4 +578,167 @@ export class StringIO implements ErrorStream {
     if (this.#parts.length > 1) this.#parts = [this.#parts.join("")];
     return this.#parts[0] ?? "";
   }
+}
+
+// ---------------------------------------------------------------------------
+// Native strings and text
+
+/** `bytes[from..to)` as hex pairs, for a message. */
+function hexBytes(bytes: Uint8Array, from: number, to: number): string {
+  return Array.from(
+    bytes.subarray(from, to),
+    (b) => b.toString(16).toUpperCase().padStart(2, "0"),
+  ).join(" ");
+}
+
+/**
+ * Why `bytes` do not decode as `encoding` (a `TextDecoder` that refused
+ * them): where the first bad character starts, and its bytes.
+ */
+function undecodable(bytes: Uint8Array, encoding: string): string {
+  const decodes = (n: number, stream: boolean): boolean => {
+    try {
+      new TextDecoder(encoding, { fatal: true, ignoreBOM: true })
+        .decode(bytes.subarray(0, n), { stream });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // The longest prefix that could still go on (a prefix of one that can
+  // goes on too), then the last character boundary at or before it.
+  let ok = 0;
+  let bad = bytes.length + 1;
+  while (bad - ok > 1) {
+    const mid = (ok + bad) >>> 1;
+    if (decodes(mid, true)) ok = mid;
+    else bad = mid;
+  }
+  let start = ok;
+  for (let m = ok; m >= Math.max(0, ok - 8); m--) {
+    if (decodes(m, false)) {
+      start = m;
+      break;
+    }
+  }
+  return ok === bytes.length
+    ? `they end inside a character: ${
+      hexBytes(bytes, start, ok)
+    } at byte offset ${start} is incomplete`
+    : `${hexBytes(bytes, start, ok + 1)} at byte offset ${start} is not ` +
+      `a character`;
+}
+
+/**
+ * The text a native string's bytes encode: PEP 3333's environ holds the
+ * request's bytes read as ISO-8859-1 ("bytes in unicode"), so `PATH_INFO`
+ * for `/caf%C3%A9` is `"/caf\xc3\xa9"`, and `nativeToText` gives back
+ * `"/café"`. Use it on `PATH_INFO`, `SCRIPT_NAME`, a header value or a
+ * decoded query parameter before treating them as text (a file name, a
+ * greeting); keep the native string where bytes matter (building URLs with
+ * {@linkcode requestUri}, passing the environ on).
+ *
+ * `label` names the bytes' encoding, as `TextDecoder` takes it. A byte
+ * order mark is kept. Throws a `TypeError` when `native` has a code unit
+ * above 0xFF (it is not a native string: probably text already), and when
+ * the bytes are not valid in `label`, naming the byte offset of the first
+ * bad character; catch it to answer such a request with a 400 or a 404.
+ *
+ * @example
+ * ```ts
+ * import { nativeToText } from "@wsgiref/wsgiref/util";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * assertEquals(nativeToText("/caf\xc3\xa9"), "/café");
+ * assertEquals(nativeToText("/caf\xe9", "windows-1252"), "/café");
+ * // Latin-1 bytes are not UTF-8:
+ * assertThrows(
+ *   () => nativeToText("/caf\xe9/x"),
+ *   TypeError,
+ *   "E9 2F at byte offset 4 is not a character",
+ * );
+ * // Text is not a native string:
+ * assertThrows(() => nativeToText("/日本"), TypeError, "U+65E5 at index 1");
+ * ```
+ *
+ * @param native a native string (code units 0-255)
+ * @param label the encoding of its bytes (`TextDecoder` labels); UTF-8 by default
+ * @returns the text
+ */
+export function nativeToText(native: string, label = "utf-8"): string {
+  if (typeof native !== "string") {
+    throw new TypeError(
+      `nativeToText takes a native string, got ${
+        native === null ? "null" : typeof native
+      }`,
+    );
+  }
+  const bytes = latin1Encode(
+    native,
+    "nativeToText's input",
+    "it is text already (or was converted twice), and needs no conversion",
+  );
+  const decoder = new TextDecoder(label, { fatal: true, ignoreBOM: true });
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new TypeError(
+      `nativeToText: the bytes are not valid ${decoder.encoding}: ${
+        undecodable(bytes, decoder.encoding)
+      }; name their encoding (nativeToText(s, "windows-1252")) or answer ` +
+        `the request with a 400`,
+    );
+  }
+}
+
+const utf8Encoder = new TextEncoder();
+
+/**
+ * The native string of a text's UTF-8 bytes: `"/café"` becomes
+ * `"/caf\xc3\xa9"`, what a server puts in `PATH_INFO` for `/caf%C3%A9`.
+ * The inverse of {@linkcode nativeToText}; use it to build an environ by
+ * hand (a test, a gateway) or to compare an environ value with text.
+ *
+ * Throws a `TypeError` for a lone surrogate (half of a UTF-16 pair), which
+ * UTF-8 cannot encode.
+ *
+ * @example
+ * ```ts
+ * import { nativeToText, textToNative } from "@wsgiref/wsgiref/util";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(textToNative("/café"), "/caf\xc3\xa9");
+ * assertEquals(nativeToText(textToNative("/日本")), "/日本");
+ * ```
+ *
+ * @param text any well-formed string
+ * @returns a native string (code units 0-255)
+ */
+export function textToNative(text: string): string {
+  if (typeof text !== "string") {
+    throw new TypeError(
+      `textToNative takes a string, got ${
+        text === null ? "null" : typeof text
+      }`,
+    );
+  }
+  if (!text.isWellFormed()) {
+    let i = 0;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0xdc00 && c <= 0xdfff) break;
+      if (c >= 0xd800 && c <= 0xdbff) {
+        const d = text.charCodeAt(i + 1);
+        if (!(d >= 0xdc00 && d <= 0xdfff)) break;
+        i++;
+      }
+    }
+    throw new TypeError(
+      `textToNative: the text has a lone surrogate U+${
+        text.charCodeAt(i).toString(16).toUpperCase()
+      } at index ${i}, which UTF-8 cannot encode (a string cut in the ` +
+        `middle of a character?)`,
+    );
+  }
+  return latin1Decode(utf8Encoder.encode(text));
 }

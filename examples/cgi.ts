@@ -19,24 +19,29 @@
  */
 
 import { CGIHandler } from "../handlers.ts";
-import type { WSGIApplication } from "../types.ts";
+import { nativeToText } from "../util.ts";
+import type { WSGIApplication, WSGIEnvironment } from "../types.ts";
 
 const utf8 = new TextEncoder();
-
-/** Reads a native string (ISO-8859-1 bytes) back as the UTF-8 text it holds. */
-function nativeToText(s: string): string {
-  const bytes = Uint8Array.from(s, (c) => c.charCodeAt(0));
-  return new TextDecoder().decode(bytes);
-}
 
 /** Escapes text for HTML. */
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Parses `a=1&b=2` (a query string or a urlencoded body) as UTF-8 text. */
-function parseForm(raw: string): URLSearchParams {
-  return new URLSearchParams(nativeToText(raw));
+/**
+ * The form sent: a urlencoded POST body (bytes) or the query string (a
+ * native string), read as UTF-8 text. A `TypeError` when it is not UTF-8.
+ */
+function readForm(environ: WSGIEnvironment): URLSearchParams {
+  if (environ.REQUEST_METHOD === "POST") {
+    const length = Number(environ.CONTENT_LENGTH) || 0;
+    const body = environ["wsgi.input"]!.read(length);
+    return new URLSearchParams(
+      new TextDecoder("utf-8", { fatal: true }).decode(body),
+    );
+  }
+  return new URLSearchParams(nativeToText(environ.QUERY_STRING ?? ""));
 }
 
 function page(name: string | null, method: string): Uint8Array {
@@ -56,19 +61,20 @@ ${greeting}
 /** The form app: GET reads the query string, POST the body. */
 export const app: WSGIApplication = (environ, startResponse) => {
   const method = environ.REQUEST_METHOD ?? "GET";
-  let form: URLSearchParams;
-  if (method === "POST") {
-    const length = Number(environ.CONTENT_LENGTH) || 0;
-    const body = environ["wsgi.input"]!.read(length);
-    form = parseForm(String.fromCharCode(...body.subarray(0, 65536)));
-  } else if (method === "GET" || method === "HEAD") {
-    form = parseForm(environ.QUERY_STRING ?? "");
-  } else {
+  if (method !== "GET" && method !== "HEAD" && method !== "POST") {
     startResponse("405 Method Not Allowed", [
       ["Allow", "GET, HEAD, POST"],
       ["Content-Type", "text/plain"],
     ]);
     return [utf8.encode("Use GET or POST.\n")];
+  }
+  let form: URLSearchParams;
+  try {
+    form = readForm(environ);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    startResponse("400 Bad Request", [["Content-Type", "text/plain"]]);
+    return [utf8.encode("The form is not UTF-8 text.\n")];
   }
   const body = page(form.get("name"), method);
   startResponse("200 OK", [["Content-Type", "text/html; charset=utf-8"]]);

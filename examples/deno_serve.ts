@@ -21,24 +21,25 @@
 
 import { toFetchHandler } from "../fetch.ts";
 import type { WSGIApplication } from "../types.ts";
+import { nativeToText } from "../util.ts";
 
 const utf8 = new TextEncoder();
 
-/** A native string (bytes read as ISO-8859-1) as the UTF-8 text it holds. */
-function text(native: string): string {
-  return new TextDecoder().decode(
-    Uint8Array.from(native, (c) => c.charCodeAt(0)),
-  );
-}
-
 /** Says hello, with what the environ says about the request and server. */
 export const app: WSGIApplication = (environ, startResponse) => {
+  let path: string;
+  try {
+    path = nativeToText(environ.PATH_INFO ?? ""); // "/caf\xc3\xa9" → "/café"
+  } catch {
+    startResponse("400 Bad Request", [["Content-Type", "text/plain"]]);
+    return [utf8.encode("The path is not UTF-8.\n")];
+  }
   const input = environ["wsgi.input"]!;
   const body = environ.REQUEST_METHOD === "POST" ? input.read() : undefined;
   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
   const lines = [
     `Hello from WSGI on Deno ${Deno.version.deno}!`,
-    `${environ.REQUEST_METHOD} ${text(environ.PATH_INFO ?? "")}` +
+    `${environ.REQUEST_METHOD} ${path}` +
     (environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : ""),
     `wsgi.multithread: ${environ["wsgi.multithread"]}`,
     `wsgi.multiprocess: ${environ["wsgi.multiprocess"]}`,

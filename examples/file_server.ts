@@ -19,24 +19,9 @@
 import { contentType } from "@std/media_types";
 import { makeServer } from "../simple_server.ts";
 import type { WSGIApplication, WSGIEnvironment } from "../types.ts";
+import { nativeToText } from "../util.ts";
 
 const typeFor: (extensionOrType: string) => string | undefined = contentType;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** `PATH_INFO` (a native string) as the UTF-8 text it holds, or null. */
-function pathText(pathInfo: string): string | null {
-  const bytes = new Uint8Array(pathInfo.length);
-  for (let i = 0; i < pathInfo.length; i++) {
-    const c = pathInfo.charCodeAt(i);
-    if (c > 0xff) return null;
-    bytes[i] = c;
-  }
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null; // not UTF-8: no such file name here
-  }
-}
 
 /** True if `path` is `root` or lies below it. */
 function inside(root: string, path: string): boolean {
@@ -57,8 +42,13 @@ async function realPath(path: string): Promise<string | null> {
  * path itself), or null when there is none or it would leave `root`.
  */
 async function resolve(root: string, pathInfo: string): Promise<string | null> {
-  const text = pathText(pathInfo);
-  if (text === null || text.includes("\0")) return null;
+  let text: string;
+  try {
+    text = nativeToText(pathInfo); // "/caf\xc3\xa9.txt" → "/café.txt"
+  } catch {
+    return null; // not UTF-8: no such file name here
+  }
+  if (text.includes("\0")) return null;
   const segments = text.split("/").filter((s) => s !== "" && s !== ".");
   if (segments.some((s) => s === ".." || s.includes("\\"))) return null;
   let real = await realPath([root, ...segments].join("/"));

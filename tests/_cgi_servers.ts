@@ -282,10 +282,11 @@ function nginxConfig(
   const envs = Object.entries(env).map(([k, v]) =>
     `    fastcgi_param ${k} ${q(v)};`
   ).join("\n");
-  // nginx picks the longest matching prefix: /appx wins over /app.
+  // The README's recipe: /app and /app/..., not /appx (a prefix location
+  // would take it, PATH_INFO "x"); (?s) keeps a %0A in PATH_INFO.
   const locations = Object.entries(programs).map(([name, file]) =>
-    `  location /${name} {
-    fastcgi_split_path_info ^(/${name})(.*)$;
+    `  location ~ (?s)^/${name}(/.*)?$ {
+    fastcgi_split_path_info (?s)^(/${name})(/.*)?$;
     include /etc/nginx/fastcgi_params;
     fastcgi_param SCRIPT_FILENAME ${q(file)};
     fastcgi_param SCRIPT_NAME $fastcgi_script_name;

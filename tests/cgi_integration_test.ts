@@ -116,6 +116,54 @@ for (const name of ["lighttpd", "apache2", "nginx"] as ServerName[]) {
         }
       });
 
+      await t.step(
+        "a path that only starts with a program's name is not it",
+        async () => {
+          // nginx's recipe once was a prefix location: /formxyz ran the form
+          // with PATH_INFO "xyz".
+          for (const path of ["/formxyz", "/appxyz", "/formx/y"]) {
+            const res = await fetchT(`${url}${path}`);
+            assertEquals(res.status, 404, path);
+            const body = await res.text();
+            assert(!body.includes("<form"), `${path} ran the form`);
+            assert(!body.includes("SCRIPT_NAME="), `${path} ran the app`);
+          }
+          const res = await fetchT(`${url}/form/`);
+          assertEquals(res.status, 200);
+          assertStringIncludes(await res.text(), "<form");
+        },
+      );
+
+      await t.step("a line feed in PATH_INFO", async () => {
+        const res = await fetchT(`${url}/app/x%0Ay`);
+        if (name === "lighttpd") {
+          assertEquals(res.status, 400); // lighttpd refuses it
+          return;
+        }
+        assertEquals(res.status, 200);
+        const text = latin1Decode(await bytesOf(res));
+        assertStringIncludes(text, "\nPATH_INFO=/x\ny\n");
+      });
+
+      await t.step("HTTP_HOST and SERVER_PORT", async () => {
+        const text = latin1Decode(await bytesOf(await fetchT(`${url}/app/h`)));
+        assertStringIncludes(text, `\nSERVER_PORT=${server.port}\n`);
+        // Debian's nginx fastcgi_params (since 1.22.1-9+deb12u6) sets
+        // HTTP_HOST to $host, which drops the port; before, and upstream,
+        // the client's Host header went through as sent.
+        const hostOnly = name === "nginx" &&
+          /^\s*fastcgi_param\s+HTTP_HOST\s+\$host;/m
+            .test(
+              await Deno.readTextFile("/etc/nginx/fastcgi_params").catch(() =>
+                ""
+              ),
+            );
+        assertStringIncludes(
+          text,
+          `\nHTTP_HOST=127.0.0.1${hostOnly ? "" : `:${server.port}`}\n`,
+        );
+      });
+
       await t.step("a query string, raw", async () => {
         const res = await fetchT(`${url}/app/q?a=%FF&b=%C3%A4+c&d`);
         const text = latin1Decode(await bytesOf(res));
@@ -213,6 +261,14 @@ for (const name of ["lighttpd", "apache2", "nginx"] as ServerName[]) {
             await res.text(),
             "<p>Hello, Bob &#38; &#60;b&#62;! (sent by POST)</p>",
           );
+          // Not UTF-8 (a raw 0xE9): 400, not a form full of U+FFFD.
+          res = await fetchT(`${url}/form`, {
+            method: "POST",
+            headers: { "Content-Type": "application/x-www-form-urlencoded" },
+            body: latin1Encode("name=caf\xe9"),
+          });
+          assertEquals(res.status, 400);
+          assertEquals(await res.text(), "The form is not UTF-8 text.\n");
           res = await fetchT(`${url}/form`, { method: "DELETE" });
           assertEquals(res.status, 405);
           assertEquals(res.headers.get("Allow"), "GET, HEAD, POST");
@@ -222,3 +278,22 @@ for (const name of ["lighttpd", "apache2", "nginx"] as ServerName[]) {
     },
   });
 }
+
+Deno.test({
+  name: "nginx: the README's HTTP_HOST line puts the port back",
+  ignore: serverMissing("nginx"),
+  async fn() {
+    // After `include fastcgi_params`, as the README says: fcgiwrap keeps
+    // the last HTTP_HOST.
+    await using server = await startCgiServer("nginx", {
+      programs: { app: { script: APP, flags: ["--allow-env"] } },
+      env: { HTTP_HOST: "$host:$server_port" },
+    });
+    const res = await fetchT(`${server.url}/app/h`);
+    assertEquals(res.status, 200);
+    assertStringIncludes(
+      latin1Decode(await bytesOf(res)),
+      `\nHTTP_HOST=127.0.0.1:${server.port}\n`,
+    );
+  },
+});

@@ -281,6 +281,12 @@ Deno.test("examples/deno_serve.ts", async (t) => {
     assertStringIncludes(text, "\nPOST /café?x=1\n");
     assertStringIncludes(text, "\nwsgi.multiprocess: false\n");
     assertStringIncludes(text, "\nbody: 4 bytes\n");
+    // A path that is not UTF-8: nativeToText refuses it, the app says 400.
+    const bad = await fetch(`http://127.0.0.1:${server.port}/caf%E9`, {
+      signal: AbortSignal.timeout(30000),
+    });
+    assertEquals(bad.status, 400);
+    assertEquals(await bad.text(), "The path is not UTF-8.\n");
   });
 
   await t.step("deno serve --parallel: the default export", async () => {

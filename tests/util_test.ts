@@ -11,10 +11,12 @@ import {
   FileWrapper,
   guessScheme,
   isHopByHop,
+  nativeToText,
   requestUri,
   setupTestingDefaults,
   shiftPathInfo,
   StringIO,
+  textToNative,
 } from "../util.ts";
 import type { FileLike, WSGIEnvironment } from "../types.ts";
 
@@ -443,5 +445,99 @@ Deno.test("StringIO: keeps what is written, refuses bytes", () => {
     () => s.write(enc("x") as unknown as string),
     TypeError,
     "strings",
+  );
+});
+
+Deno.test("nativeToText: the text a native string's bytes encode", () => {
+  assertEquals(nativeToText(""), "");
+  assertEquals(nativeToText("/plain?a=1"), "/plain?a=1");
+  assertEquals(nativeToText("/caf\xc3\xa9"), "/caf\u00e9");
+  assertEquals(nativeToText("\xe6\x97\xa5\xf0\x9f\x98\x80"), "\u65e5\u{1f600}");
+  // A byte order mark is text like any other: kept, not eaten.
+  assertEquals(nativeToText("\xef\xbb\xbfx"), "\ufeffx");
+  // Other encodings by label; windows-1252 is not ISO-8859-1 (0x80 is €).
+  assertEquals(
+    nativeToText("caf\xe9 \x80", "windows-1252"),
+    "caf\u00e9 \u20ac",
+  );
+  assertEquals(nativeToText("\x93\xfa", "shift_jis"), "\u65e5");
+});
+
+Deno.test("nativeToText: errors say what was wrong", () => {
+  // Text, not a native string.
+  assertThrows(
+    () => nativeToText("/\u65e5"),
+    TypeError,
+    "nativeToText's input must be a native string (ISO-8859-1, code units 0-255), but has U+65E5 at index 1: it is text already",
+  );
+  // Bytes that are not UTF-8: where, and which.
+  assertThrows(
+    () => nativeToText("/caf\xe9/x"),
+    TypeError,
+    "nativeToText: the bytes are not valid utf-8: E9 2F at byte offset 4 is not a character",
+  );
+  assertThrows(
+    () => nativeToText("ab\xff"),
+    TypeError,
+    "FF at byte offset 2 is not a character",
+  );
+  assertThrows(
+    () => nativeToText("\xc3\xa9\xc3("),
+    TypeError,
+    "C3 28 at byte offset 2 is not a character",
+  );
+  // An overlong form and a UTF-8-encoded surrogate are not UTF-8 either.
+  assertThrows(() => nativeToText("/\xc0\xaf"), TypeError, "at byte offset 1");
+  assertThrows(() => nativeToText("\xed\xa0\x80"), TypeError, "offset 0");
+  // Cut in the middle of a character.
+  assertThrows(
+    () => nativeToText("ok\xe6\x97"),
+    TypeError,
+    "they end inside a character: E6 97 at byte offset 2 is incomplete",
+  );
+  assertThrows(
+    () => nativeToText("\x81", "shift_jis"),
+    TypeError,
+    "not valid shift_jis",
+  );
+  assertThrows(() => nativeToText("x", "no-such-encoding"), RangeError);
+  assertThrows(
+    () => nativeToText(undefined as unknown as string),
+    TypeError,
+    "nativeToText takes a native string, got undefined",
+  );
+});
+
+Deno.test("textToNative: the native string of the text's UTF-8", () => {
+  assertEquals(textToNative(""), "");
+  assertEquals(textToNative("/caf\u00e9"), "/caf\xc3\xa9");
+  assertEquals(textToNative("\u{1f600}"), "\xf0\x9f\x98\x80");
+  assertEquals(textToNative("\ufeff"), "\xef\xbb\xbf");
+  // Each way undoes the other.
+  const text = "a/\u00e9/\u65e5/\u{1f600}/\ufeff/\x00\x7f\x80\xff";
+  assertEquals(nativeToText(textToNative(text)), text);
+  let every = "";
+  for (let c = 0; c < 0x80; c++) every += String.fromCharCode(c);
+  assertEquals(textToNative(every), every);
+  const native = textToNative(text);
+  assertEquals(textToNative(nativeToText(native)), native);
+});
+
+Deno.test("textToNative: a lone surrogate is an error, not U+FFFD", () => {
+  assertThrows(
+    () => textToNative("ab\ud800c"),
+    TypeError,
+    "textToNative: the text has a lone surrogate U+D800 at index 2",
+  );
+  assertThrows(
+    () => textToNative("\u{1f600}\udc00"),
+    TypeError,
+    "U+DC00 at index 2",
+  );
+  assertThrows(() => textToNative("x\ud83d"), TypeError, "U+D83D at index 1");
+  assertThrows(
+    () => textToNative(null as unknown as string),
+    TypeError,
+    "textToNative takes a string, got null",
   );
 });
