@@ -286,6 +286,76 @@ Deno.test("head: request target", async (t) => {
   });
 });
 
+Deno.test("head: request-target form against the method (RFC 9112 section 3.2)", async (t) => {
+  const target = (first: string) => {
+    const h = head(req([], first));
+    return [h.form, h.path, h.authority];
+  };
+  await t.step("origin-form for any method", () => {
+    assertEquals(target("GET /a?b HTTP/1.1"), [TargetForm.Origin, "/a?b", ""]);
+    assertEquals(target("M-SEARCH // HTTP/1.1"), [TargetForm.Origin, "//", ""]);
+  });
+  await t.step("absolute-form: the path (or /) and the authority", () => {
+    assertEquals(target("GET http://example.com/abs?x HTTP/1.1"), [
+      TargetForm.Absolute,
+      "/abs?x",
+      "example.com",
+    ]);
+    assertEquals(target("POST HTTPS://h:8443 HTTP/1.1"), [
+      TargetForm.Absolute,
+      "/",
+      "h:8443",
+    ]);
+    assertEquals(target("GET http://[::1]:80?q HTTP/1.1"), [
+      TargetForm.Absolute,
+      "/?q",
+      "[::1]:80",
+    ]);
+  });
+  await t.step("asterisk-form for OPTIONS only", () => {
+    assertEquals(target("OPTIONS * HTTP/1.1"), [TargetForm.Asterisk, "*", ""]);
+    for (const m of ["GET", "POST", "HEAD", "options"]) {
+      assertEquals(refused(req([], `${m} * HTTP/1.1`)), 400, m);
+    }
+  });
+  await t.step("authority-form for CONNECT only", () => {
+    assertEquals(target("CONNECT example.com:443 HTTP/1.1"), [
+      TargetForm.Authority,
+      "example.com:443",
+      "",
+    ]);
+    for (
+      const first of [
+        "GET example.com:443 HTTP/1.1",
+        "OPTIONS example.com:443 HTTP/1.1",
+        "CONNECT / HTTP/1.1",
+        "CONNECT * HTTP/1.1",
+        "CONNECT http://example.com/ HTTP/1.1",
+        "CONNECT example.com HTTP/1.1",
+      ]
+    ) {
+      assertEquals(refused(req([], first)), 400, first);
+    }
+  });
+  await t.step("anything else is 400", () => {
+    for (
+      const first of [
+        "GET foo HTTP/1.1",
+        "GET ?x HTTP/1.1",
+        "GET ** HTTP/1.1",
+        "GET http:/x HTTP/1.1",
+        "GET http:// HTTP/1.1",
+        "GET http:///x HTTP/1.1",
+        "GET http://user@example.com/ HTTP/1.1",
+        "GET http://exa\xe9mple.com/ HTTP/1.1",
+        "GET 1http://a/ HTTP/1.1",
+      ]
+    ) {
+      assertEquals(refused(req([], first)), 400, first);
+    }
+  });
+});
+
 Deno.test("head: HTTP version", async (t) => {
   await t.step("1.0 and 1.1", () => {
     const h0 = head("GET / HTTP/1.0\r\n\r\n");
@@ -1098,6 +1168,66 @@ Deno.test("chunked: framing errors are 400", async (t) => {
       400,
     );
     assertEquals(chunkedStatus("20000000000000\r\n", Infinity), 400);
+  });
+  await t.step("extensions follow RFC 9112 section 7.1.1, or 400", () => {
+    // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+    for (
+      const ext of [
+        ";a",
+        ";a=b",
+        ';a="b"',
+        ';a=""',
+        ';a="b;c d"',
+        ';a="q\\"s\\\\"', // quoted-pairs: \" and \\
+        ';a="caf\xe9"', // obs-text in a quoted-string
+        ";a;b;c=d;e",
+        ' ; a = b ; c = "d e"',
+        "\t;\ta\t=\tb",
+        ";!#$%&'*+-.^_`|~09azAZ=!#$%&'*+-.^_`|~09azAZ",
+      ]
+    ) {
+      const dec = new Decoder(10);
+      feedAll(dec, [b(`1${ext}\r\nx\r\n0${ext}\r\n\r\n`)]);
+      assertEquals(
+        [dec.done, str(dec.body())],
+        [true, "x"],
+        JSON.stringify(ext),
+      );
+    }
+    for (
+      const ext of [
+        ";", // an empty extension
+        ";;a",
+        ";a;",
+        ";=b",
+        ";a=",
+        ";a= ",
+        ';a="b; c', // an unbalanced quote
+        ';a="b',
+        ";a ", // whitespace before the line end
+        ";a=b ",
+        " ",
+        ";a=b c",
+        ";a b",
+        ';a="b"c',
+        ';a=b"c"',
+        ";a=b=c",
+        ";a@b",
+        ";a=b@",
+        ";a=\xe9", // obs-text outside quotes
+        ';a="\x01"',
+        ';a="\x7f"',
+        ';a="\\\x01"', // a quoted-pair of a CTL
+        ";a,b",
+        ",a",
+      ]
+    ) {
+      assertEquals(
+        chunkedStatus(`1${ext}\r\nx\r\n0\r\n\r\n`),
+        400,
+        JSON.stringify(ext),
+      );
+    }
   });
   await t.step("extensions: tolerated, bounded, no CTLs", () => {
     const dec = new Decoder(1000);
