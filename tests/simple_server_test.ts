@@ -6,7 +6,6 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { demoApp, makeServer } from "../simple_server.ts";
-import { validator } from "../validate.ts";
 import { concat, latin1, native, withServer } from "./_tcp.ts";
 import type {
   ResponseBody,
