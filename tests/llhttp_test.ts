@@ -100,6 +100,21 @@ const ALLOWED: Record<string, { verdict: Verdict; reason: string }> = {
     verdict: "unserved",
     reason: "CONNECT: 501, as above",
   },
+  "uri.md: Underscore in hostname": {
+    verdict: "unserved",
+    reason: "CONNECT: 501, as above",
+  },
+  "method.md: M-SEARCH request": {
+    verdict: "unserved",
+    reason: "the asterisk-form target is for OPTIONS only (RFC 9112 section " +
+      "3.2.4): M-SEARCH * (SSDP, over UDP) is answered 400",
+  },
+  "uri.md: `host:port` and basic auth": {
+    verdict: "unserved",
+    reason: "userinfo (user:pass@) in an absolute-form target is an error " +
+      "(RFC 9110 section 4.2.4: it is likely used to obscure the " +
+      "authority): 400",
+  },
 };
 
 /** What the app saw of one request. */
