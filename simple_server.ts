@@ -95,6 +95,8 @@ const FILE_BLOCK = 1024 * 1024;
 const LINGER_BYTES = 16 * 1024 * 1024;
 /** Longest wait for the client to stop sending after a refused request (ms). */
 const LINGER_MS = 2000;
+/** Most header names whose environ keys a connection remembers. */
+const MAX_KEYS = 64;
 /** Size of the reads that drop what a refused client still sends. */
 const LINGER_BLOCK = 16 * 1024;
 
@@ -472,17 +474,10 @@ export class WSGIServer implements AsyncDisposable {
 // ---------------------------------------------------------------------------
 // The environ
 
-const keyCache = new Map<string, [string, string]>();
-
-/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`, cached. */
+/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`. */
 function envKeys(name: string): [string, string] {
-  let keys = keyCache.get(name);
-  if (keys === undefined) {
-    const k = name.replaceAll("-", "_").toUpperCase();
-    keys = [k, "HTTP_" + k];
-    if (keyCache.size < 1024) keyCache.set(name, keys);
-  }
-  return keys;
+  const k = name.replaceAll("-", "_").toUpperCase();
+  return [k, "HTTP_" + k];
 }
 
 /** Python's `str.isspace()` for a code unit 0-255. */
@@ -831,6 +826,7 @@ export class WSGIRequestHandler {
   requestVersion = "";
 
   #head: RequestHead | undefined;
+  #keys: Map<string, [string, string]> | undefined;
   readonly #connection: ServerConnection;
   readonly #writer: ResponseWriter;
   #requestline: string | undefined;
@@ -952,7 +948,7 @@ export class WSGIRequestHandler {
     for (let i = 0; i < headers.length; i++) {
       const name = headers[i][0];
       if (!headerReachesEnviron(name)) continue;
-      const [k, hk] = envKeys(name);
+      const [k, hk] = this.#envKeys(name);
       if (k in env) continue; // CONTENT_TYPE, CONTENT_LENGTH, ...
       const v = pyStrip(headers[i][1]);
       const prev = env[hk];
@@ -960,6 +956,20 @@ export class WSGIRequestHandler {
     }
     if (head.authority !== "") env.HTTP_HOST = head.authority;
     return env;
+  }
+
+  /**
+   * The environ keys of a header name, remembered for the connection's
+   * next requests (a client sends the same names each time).
+   */
+  #envKeys(name: string): [string, string] {
+    const seen = this.#keys ??= new Map();
+    let keys = seen.get(name);
+    if (keys === undefined) {
+      keys = envKeys(name);
+      if (seen.size < MAX_KEYS) seen.set(name, keys);
+    }
+    return keys;
   }
 
   /** The `wsgi.errors` stream and the log's destination: the server's stderr writer. */
@@ -993,7 +1003,8 @@ export class WSGIRequestHandler {
   async handleOneRequest(): Promise<boolean> {
     const head = await this.#readHead();
     if (head === null) return false;
-    const body = await this.#readBody();
+    let body = this.#readBody();
+    if (body instanceof Promise) body = await body;
     if (body === null) return false;
     return await this.#runApp(head, body);
   }
@@ -1001,11 +1012,28 @@ export class WSGIRequestHandler {
   /** Reads until the core has a request head; null when the connection ends instead. */
   async #readHead(): Promise<RequestHead | null> {
     const core = this.#connection;
+    const { keepAliveTimeout, headerTimeout } = this.server.options;
     for (;;) {
       switch (core.next()) {
-        case Event.NeedData:
-          if (!(await this.#fillHead())) return null;
+        case Event.NeedData: {
+          // While no byte of the head has come: keepAliveTimeout (and no
+          // wait at all once the server shuts down); then headerTimeout
+          // bounds the whole head.
+          const idle = core.idle;
+          if (idle) {
+            if (this.server.shuttingDown) return null;
+            this.#idle = true;
+            this.#deadline = Date.now() + keepAliveTimeout;
+          }
+          const n = await this.conn.read(core.readRegion());
+          this.#idle = false;
+          if (n === null) core.receivedEof();
+          else core.received(n);
+          if (idle || this.#deadline === Infinity) {
+            this.#deadline = Date.now() + headerTimeout;
+          }
           break;
+        }
         case Event.Request:
           this.#deadline = Infinity;
           this.#startRequest(core.head!);
@@ -1020,16 +1048,23 @@ export class WSGIRequestHandler {
   }
 
   /**
-   * Reads the body the core frames into memory; null when the connection
-   * ends instead (refused, or cut off by the client).
+   * The body of the request, read into memory: at once when the core has
+   * all of it (none, or all buffered), else a promise; null when the
+   * connection ends instead (refused, or cut off by the client).
    */
-  async #readBody(): Promise<Uint8Array | null> {
+  #readBody(): Uint8Array | null | Promise<Uint8Array | null> {
+    const event = this.#connection.next();
+    return event === Event.EndOfMessage ? EMPTY : this.#readBodyFrom(event);
+  }
+
+  /** Reads the body, from the core's `event` on. */
+  async #readBodyFrom(event: Event): Promise<Uint8Array | null> {
     const core = this.#connection;
     const { headerTimeout, bodyTimeout, maxRequestBody } = this.server.options;
     let body: BodyBuffer | undefined;
     let until = 0;
-    for (;;) {
-      switch (core.next()) {
+    for (;; event = core.next()) {
+      switch (event) {
         case Event.Data:
           body ??= new BodyBuffer(core.head!.contentLength, maxRequestBody);
           body.append(core.data);
@@ -1038,7 +1073,9 @@ export class WSGIRequestHandler {
           const now = Date.now();
           if (until === 0) until = now + bodyTimeout;
           this.#deadline = Math.min(now + headerTimeout, until);
-          await this.#read();
+          const n = await this.conn.read(core.readRegion());
+          if (n === null) core.receivedEof();
+          else core.received(n);
           break;
         }
         case Event.Continue:
@@ -1110,35 +1147,6 @@ export class WSGIRequestHandler {
     this.path = path.charCodeAt(0) === 47 && path.charCodeAt(1) === 47
       ? "/" + path.replace(/^\/+/, "")
       : path;
-  }
-
-  /**
-   * Reads more bytes into the core, waiting for a request head: while no
-   * byte of it has come, for at most keepAliveTimeout (and not at all
-   * once the server shuts down: false); then headerTimeout bounds the
-   * whole head.
-   */
-  async #fillHead(): Promise<boolean> {
-    const idle = this.#connection.idle;
-    if (idle) {
-      if (this.server.shuttingDown) return false;
-      this.#idle = true;
-      this.#deadline = Date.now() + this.server.options.keepAliveTimeout;
-    }
-    await this.#read();
-    if (idle || this.#deadline === Infinity) {
-      this.#deadline = Date.now() + this.server.options.headerTimeout;
-    }
-    return true;
-  }
-
-  /** Reads once into the core's read region; tells it what came. */
-  async #read(): Promise<void> {
-    const core = this.#connection;
-    const n = await this.conn.read(core.readRegion());
-    this.#idle = false;
-    if (n === null) core.receivedEof();
-    else core.received(n);
   }
 
   /** Answers the request the core refused, logs it; the connection then closes. */
