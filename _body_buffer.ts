@@ -7,12 +7,13 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { BodyBuffer } from "./_body_buffer.ts";
  *
  * const body = new BodyBuffer(-1, 1024);
  * body.append(new Uint8Array([1, 2]));
  * body.append(new Uint8Array([3]));
- * console.log(body.bytes()); // Uint8Array(3) [ 1, 2, 3 ]
+ * assertEquals(body.bytes(), new Uint8Array([1, 2, 3]));
  * ```
  */
 export class BodyBuffer {

@@ -5,6 +5,7 @@
 
 import { badRequest, HTTPError } from "./_http_error.ts";
 import {
+  BACKSLASH,
   bytesOf,
   CR,
   DQUOTE,
@@ -49,6 +50,30 @@ const S_DONE = 16;
 const S_ERROR = 17;
 
 /**
+ * The state after the byte `c` that ends a size, an extension name or an
+ * extension value: ";" starts another extension, whitespace must lead to
+ * one, CR ends the line; anything else is 400.
+ */
+function afterExtension(c: number): number {
+  if (c === CR) return S_SIZE_LF;
+  if (c === SEMI) return S_EXT_NAME_START;
+  if (isOWS(c)) return S_BWS_SEMI;
+  throw badRequest(extensionError(c));
+}
+
+/** The message for a byte that no size line allows where it stands. */
+function extensionError(c: number): string {
+  return c === LF
+    ? "chunk size line must end in CRLF"
+    : `invalid character ${hex2(c)} in a chunk size line`;
+}
+
+/** The message for a byte that a quoted-string does not allow. */
+function quotedError(c: number): string {
+  return `invalid character ${hex2(c)} in a quoted chunk extension`;
+}
+
+/**
  * Incremental decoder for a chunked request body (RFC 9112 section 7.1).
  * Feed it bytes with {@linkcode ChunkedDecoder.decode} as they arrive; each
  * call stops after a run of data (`buf[dataStart:dataEnd]`, a span of the
@@ -67,14 +92,15 @@ const S_ERROR = 17;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { ChunkedDecoder } from "./_chunked.ts";
  *
  * const dec = new ChunkedDecoder(1024);
  * const wire = new TextEncoder().encode("3\r\nabc\r\n0\r\n\r\nGET ...");
  * let i = dec.decode(wire, 0, wire.length); // stops after "abc"
- * console.log(new TextDecoder().decode(wire.subarray(dec.dataStart, dec.dataEnd))); // "abc"
+ * assertEquals([dec.dataStart, dec.dataEnd], [3, 6]);
  * i = dec.decode(wire, i, wire.length);
- * console.log(dec.done, i); // true 15: the rest is the next request
+ * assertEquals([dec.done, i], [true, 13]); // the rest is the next request
  * ```
  */
 export class ChunkedDecoder {
@@ -136,7 +162,7 @@ export class ChunkedDecoder {
             const c = buf[i];
             const d = HEX[c];
             if (d < 0) {
-              state = this.afterValue(c, "chunk size");
+              state = this.extension(S_SIZE, c);
               i++;
               break;
             }
@@ -153,107 +179,16 @@ export class ChunkedDecoder {
             i++;
             break;
           }
-          case S_BWS_SEMI: {
-            const c = buf[i];
-            if (c === SEMI) state = S_EXT_NAME_START;
-            else if (!isOWS(c)) {
-              throw badRequest(
-                "whitespace in a chunk size line not followed by ;",
-              );
-            }
-            this.count();
-            i++;
-            break;
-          }
-          case S_EXT_NAME_START: {
-            const c = buf[i];
-            if (TCHAR[c] === 1) state = S_EXT_NAME;
-            else if (!isOWS(c)) {
-              throw badRequest(
-                c === CR ? "empty chunk extension" : this.extError(c),
-              );
-            }
-            this.count();
-            i++;
-            break;
-          }
-          case S_EXT_NAME: {
-            const c = buf[i];
-            if (TCHAR[c] === 1) {
-              this.count();
-              i++;
-            } else if (c === EQUALS) {
-              state = S_EXT_VALUE_START;
-              this.count();
-              i++;
-            } else if (isOWS(c)) {
-              state = S_EXT_NAME_BWS;
-              this.count();
-              i++;
-            } else {
-              state = this.afterValue(c, "chunk extension");
-              i++;
-            }
-            break;
-          }
-          case S_EXT_NAME_BWS: {
-            const c = buf[i];
-            if (c === EQUALS) state = S_EXT_VALUE_START;
-            else if (c === SEMI) state = S_EXT_NAME_START;
-            else if (!isOWS(c)) throw badRequest(this.extError(c));
-            this.count();
-            i++;
-            break;
-          }
-          case S_EXT_VALUE_START: {
-            const c = buf[i];
-            if (c === DQUOTE) state = S_EXT_QUOTED;
-            else if (TCHAR[c] === 1) state = S_EXT_TOKEN;
-            else if (!isOWS(c)) {
-              throw badRequest("missing chunk extension value after =");
-            }
-            this.count();
-            i++;
-            break;
-          }
-          case S_EXT_TOKEN: {
-            const c = buf[i];
-            if (TCHAR[c] === 1) {
-              this.count();
-              i++;
-            } else {
-              state = this.afterValue(c, "chunk extension");
-              i++;
-            }
-            break;
-          }
-          case S_EXT_QUOTED: {
-            const c = buf[i];
-            if (c === DQUOTE) state = S_EXT_AFTER_VALUE;
-            else if (c === 0x5c) state = S_EXT_QUOTED_PAIR;
-            else if (QDTEXT[c] !== 1) {
-              throw badRequest(
-                `invalid character ${hex2(c)} in a quoted chunk extension`,
-              );
-            }
-            this.count();
-            i++;
-            break;
-          }
-          case S_EXT_QUOTED_PAIR: {
-            const c = buf[i];
-            if (QDTEXT[c] !== 1 && c !== DQUOTE && c !== 0x5c) {
-              throw badRequest(
-                `invalid character ${hex2(c)} in a quoted chunk extension`,
-              );
-            }
-            state = S_EXT_QUOTED;
-            this.count();
-            i++;
-            break;
-          }
+          case S_BWS_SEMI:
+          case S_EXT_NAME_START:
+          case S_EXT_NAME:
+          case S_EXT_NAME_BWS:
+          case S_EXT_VALUE_START:
+          case S_EXT_TOKEN:
+          case S_EXT_QUOTED:
+          case S_EXT_QUOTED_PAIR:
           case S_EXT_AFTER_VALUE:
-            state = this.afterValue(buf[i], "chunk extension");
+            state = this.extension(state, buf[i]);
             i++;
             break;
           case S_SIZE_LF:
@@ -305,33 +240,57 @@ export class ChunkedDecoder {
   }
 
   /**
-   * The state after a size or an extension name or value, given the byte
-   * `c` that ends it (the caller consumes it): the LF of the line after a
-   * CR, a new extension after ";", or after whitespace only ";". Counts
-   * the byte against the line's bound, the CR excepted.
+   * The state after byte `c` of a size line's extensions (RFC 9112
+   * section 7.1.1), from `state` (S_SIZE: the byte after the digits);
+   * throws HTTPError(400) for a byte the grammar does not allow there.
+   * Counts the byte against MAX_CHUNK_LINE, the CR that ends the line
+   * excepted.
    */
-  private afterValue(c: number, what: string): number {
-    if (c === CR) return S_SIZE_LF;
-    if (c === SEMI || isOWS(c)) {
-      this.count();
-      return c === SEMI ? S_EXT_NAME_START : S_BWS_SEMI;
-    }
-    if (c === LF) throw badRequest("chunk size line must end in CRLF");
-    throw badRequest(`invalid character ${hex2(c)} in ${what}`);
-  }
-
-  /** Counts one more byte of the size line against MAX_CHUNK_LINE. */
-  private count(): void {
-    if (++this.lineLen > MAX_CHUNK_LINE) {
+  private extension(state: number, c: number): number {
+    if (c !== CR && ++this.lineLen > MAX_CHUNK_LINE) {
       throw badRequest("chunk size line too long");
     }
-  }
-
-  /** The message for a byte that no extension grammar allows there. */
-  private extError(c: number): string {
-    return c === LF
-      ? "chunk size line must end in CRLF"
-      : `invalid character ${hex2(c)} in chunk extension`;
+    switch (state) {
+      case S_BWS_SEMI: // whitespace must lead to ";"
+        if (c === SEMI) return S_EXT_NAME_START;
+        if (isOWS(c)) return state;
+        throw badRequest("whitespace in a chunk size line not followed by ;");
+      case S_EXT_NAME_START:
+        if (TCHAR[c] === 1) return S_EXT_NAME;
+        if (isOWS(c)) return state;
+        throw badRequest(
+          c === CR ? "empty chunk extension" : extensionError(c),
+        );
+      case S_EXT_NAME:
+        if (TCHAR[c] === 1) return state;
+        if (c === EQUALS) return S_EXT_VALUE_START;
+        if (isOWS(c)) return S_EXT_NAME_BWS;
+        return afterExtension(c);
+      case S_EXT_NAME_BWS:
+        if (c === EQUALS) return S_EXT_VALUE_START;
+        if (c === SEMI) return S_EXT_NAME_START;
+        if (isOWS(c)) return state;
+        throw badRequest(extensionError(c));
+      case S_EXT_VALUE_START:
+        if (c === DQUOTE) return S_EXT_QUOTED;
+        if (TCHAR[c] === 1) return S_EXT_TOKEN;
+        if (isOWS(c)) return state;
+        throw badRequest("missing chunk extension value after =");
+      case S_EXT_TOKEN:
+        return TCHAR[c] === 1 ? state : afterExtension(c);
+      case S_EXT_QUOTED:
+        if (c === DQUOTE) return S_EXT_AFTER_VALUE;
+        if (c === BACKSLASH) return S_EXT_QUOTED_PAIR;
+        if (QDTEXT[c] === 1) return state;
+        throw badRequest(quotedError(c));
+      case S_EXT_QUOTED_PAIR:
+        if (QDTEXT[c] === 1 || c === DQUOTE || c === BACKSLASH) {
+          return S_EXT_QUOTED;
+        }
+        throw badRequest(quotedError(c));
+      default: // S_SIZE, S_EXT_AFTER_VALUE
+        return afterExtension(c);
+    }
   }
 
   /** Reads trailer lines from `buf[i:end]`; returns the index reached. */

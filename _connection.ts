@@ -102,19 +102,22 @@ const S_CLOSED = 4; // nothing more: refused, ended, or not persistent
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { Event, ServerConnection } from "./_connection.ts";
  *
  * const conn = new ServerConnection({
  *   maxRequestLine: 8192, maxHeaderBytes: 8192, maxHeaders: 100,
  *   maxRequestBody: 1024,
  * });
- * console.log(conn.next() === Event.NeedData); // true
+ * assertEquals(conn.next(), Event.NeedData);
  * const wire = new TextEncoder().encode("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi");
  * conn.readRegion().set(wire);
  * conn.received(wire.length);
- * console.log(conn.next() === Event.Request, conn.head?.method); // true "POST"
- * console.log(conn.next() === Event.Data, conn.data.length); // true 2
- * console.log(conn.next() === Event.EndOfMessage); // true
+ * assertEquals(conn.next(), Event.Request);
+ * assertEquals(conn.head?.method, "POST");
+ * assertEquals(conn.next(), Event.Data);
+ * assertEquals(conn.data.length, 2);
+ * assertEquals(conn.next(), Event.EndOfMessage);
  * ```
  */
 export class ServerConnection {

@@ -11,9 +11,11 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { headerReachesEnviron } from "./_environ_names.ts";
  *
- * console.log(headerReachesEnviron("X-Auth-User"), headerReachesEnviron("X_Auth_User")); // true false
+ * assertEquals(headerReachesEnviron("X-Auth-User"), true);
+ * assertEquals(headerReachesEnviron("X_Auth_User"), false);
  * ```
  */
 export function headerReachesEnviron(name: string): boolean {

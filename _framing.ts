@@ -23,9 +23,10 @@ export type Framing = typeof Framing[keyof typeof Framing];
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { responseLength } from "./_framing.ts";
  *
- * console.log(responseLength("12"), responseLength("x"), responseLength(undefined)); // 12 -1 -1
+ * assertEquals([responseLength("12"), responseLength("x")], [12, -1]);
  * ```
  */
 export function responseLength(contentLength: string | undefined): number {
@@ -51,10 +52,11 @@ export function responseLength(contentLength: string | undefined): number {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { Framing, responseFraming } from "./_framing.ts";
  *
- * console.log(responseFraming("GET", 200, undefined, true) === Framing.Chunked); // true
- * console.log(responseFraming("HEAD", 200, "5", true) === Framing.None); // true
+ * assertEquals(responseFraming("GET", 200, undefined, true), Framing.Chunked);
+ * assertEquals(responseFraming("HEAD", 200, "5", true), Framing.None);
  * ```
  */
 export function responseFraming(
@@ -79,9 +81,11 @@ export function responseFraming(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { requestKeepsAlive } from "./_framing.ts";
  *
- * console.log(requestKeepsAlive(1, false, false), requestKeepsAlive(0, false, false)); // true false
+ * assertEquals(requestKeepsAlive(1, false, false), true); // HTTP/1.1
+ * assertEquals(requestKeepsAlive(0, false, false), false); // HTTP/1.0
  * ```
  */
 export function requestKeepsAlive(
@@ -100,10 +104,11 @@ export function requestKeepsAlive(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { Framing, keepsAlive } from "./_framing.ts";
  *
- * console.log(keepsAlive(true, Framing.Chunked, false)); // true
- * console.log(keepsAlive(true, Framing.Close, false)); // false
+ * assertEquals(keepsAlive(true, Framing.Chunked, false), true);
+ * assertEquals(keepsAlive(true, Framing.Close, false), false);
  * ```
  */
 export function keepsAlive(
@@ -121,9 +126,11 @@ export function keepsAlive(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { connectionHeader } from "./_framing.ts";
  *
- * console.log(connectionHeader(true, false), connectionHeader(false, true)); // "close" "keep-alive"
+ * assertEquals(connectionHeader(true, false), "close");
+ * assertEquals(connectionHeader(false, true), "keep-alive");
  * ```
  */
 export function connectionHeader(

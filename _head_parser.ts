@@ -131,13 +131,14 @@ const asciiDecoder = new TextDecoder();
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { DEFAULT_HEAD_LIMITS, HeadParser } from "./_head_parser.ts";
  *
  * const parser = new HeadParser(DEFAULT_HEAD_LIMITS);
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
- * parser.parse(bytes, 0, 10); // null: incomplete
+ * assertEquals(parser.parse(bytes, 0, 10), null); // incomplete
  * const head = parser.parse(bytes, 0, bytes.length);
- * console.log(head?.method, head?.end); // "GET" 27
+ * assertEquals([head?.method, head?.end], ["GET", 27]);
  * ```
  */
 export class HeadParser {
@@ -671,11 +672,12 @@ export class HeadParser {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { DEFAULT_HEAD_LIMITS, parseRequestHead } from "./_head_parser.ts";
  *
  * const bytes = new TextEncoder().encode("GET /a HTTP/1.0\r\n\r\n");
  * const head = parseRequestHead(bytes, 0, bytes.length, DEFAULT_HEAD_LIMITS);
- * console.log(head?.target, head?.minor); // "/a" 0
+ * assertEquals([head?.target, head?.minor], ["/a", 0]);
  * ```
  */
 export function parseRequestHead(

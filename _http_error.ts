@@ -5,10 +5,11 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { HTTPError } from "./_http_error.ts";
  *
  * const e = new HTTPError(400, "bare CR in header field value");
- * console.log(e.status, e.message); // 400 "bare CR in header field value"
+ * assertEquals([e.status, e.message], [400, "bare CR in header field value"]);
  * ```
  */
 export class HTTPError extends Error {

@@ -70,10 +70,11 @@ function isAuthorityForm(target: string): boolean {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { TargetForm, targetForm } from "./_request_target.ts";
  *
- * console.log(targetForm("GET", "/a?b") === TargetForm.Origin); // true
- * console.log(targetForm("OPTIONS", "*") === TargetForm.Asterisk); // true
+ * assertEquals(targetForm("GET", "/a?b"), TargetForm.Origin);
+ * assertEquals(targetForm("OPTIONS", "*"), TargetForm.Asterisk);
  * ```
  */
 export function targetForm(method: string, target: string): TargetForm {
@@ -114,9 +115,10 @@ export function targetForm(method: string, target: string): TargetForm {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { absoluteParts } from "./_request_target.ts";
  *
- * console.log(absoluteParts("http://example.com/abs?x")); // ["example.com", "/abs?x"]
+ * assertEquals(absoluteParts("http://example.com/abs?x"), ["example.com", "/abs?x"]);
  * ```
  */
 export function absoluteParts(

@@ -273,10 +273,12 @@ export class ResponseWriter {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { errorResponse } from "./_response_writer.ts";
  *
  * const bytes = errorResponse(400, "bare CR in header field value", "HTTP/1.0");
- * // "HTTP/1.0 400 Bad Request\r\nConnection: close\r\n..."
+ * const text = new TextDecoder().decode(bytes);
+ * assertEquals(text.split("\r\n").slice(0, 2), ["HTTP/1.0 400 Bad Request", "Connection: close"]);
  * ```
  */
 export function errorResponse(
