@@ -23,6 +23,7 @@
 // Events are codes, and their data are fields of the connection, so that
 // no object is made per event.
 
+import { ALLOCATE, BUFFER_SIZE, type Buffers } from "./_buffer_pool.ts";
 import { ChunkedDecoder } from "./_chunked.ts";
 import {
   connectionHeader,
@@ -68,24 +69,6 @@ export interface ConnectionLimits extends HeadLimits {
   maxRequestBody: number;
 }
 
-/**
- * Where a connection gets its read buffer, and gives it back when it holds
- * nothing (so that a pool may lend it to another connection meanwhile).
- */
-export interface ReadBuffers {
-  /** A buffer of at least `size` bytes. */
-  take(size: number): Uint8Array;
-  /** A buffer this connection no longer needs. */
-  give(buf: Uint8Array): void;
-}
-
-/** Size of a connection's read buffer (it grows only for a long head). */
-export const READ_BUFFER_SIZE = 8 * 1024;
-
-const ALLOCATE: ReadBuffers = {
-  take: (size) => new Uint8Array(size),
-  give: () => {},
-};
 const EMPTY = new Uint8Array(0);
 const NO_TRAILERS: readonly [string, string][] = Object.freeze([]);
 
@@ -147,7 +130,7 @@ export class ServerConnection {
   connection: "close" | "keep-alive" | undefined = undefined;
 
   readonly #limits: Readonly<ConnectionLimits>;
-  readonly #buffers: ReadBuffers;
+  readonly #buffers: Buffers;
   readonly #parser: HeadParser;
   #buf: Uint8Array | null = null;
   #start = 0; // first byte not yet consumed
@@ -170,7 +153,7 @@ export class ServerConnection {
       ...DEFAULT_HEAD_LIMITS,
       maxRequestBody: 10 * 1024 * 1024,
     },
-    buffers: ReadBuffers = ALLOCATE,
+    buffers: Buffers = ALLOCATE,
   ) {
     this.#limits = limits;
     this.#buffers = buffers;
@@ -207,7 +190,7 @@ export class ServerConnection {
   }
 
   /**
-   * Gives the read buffer back to its {@linkcode ReadBuffers} if it holds
+   * Gives the read buffer back to its {@linkcode Buffers} if it holds
    * nothing unread (between requests, or when the connection is over); the
    * next {@linkcode Event.NeedData} takes one again. Returns whether it did.
    */
@@ -218,6 +201,13 @@ export class ServerConnection {
     this.#start = this.#end = 0;
     this.#buffers.give(buf);
     return true;
+  }
+
+  /** The connection is over: gives the read buffer back, unread bytes and all. */
+  close(): void {
+    this.#state = S_CLOSED;
+    this.#start = this.#end;
+    this.release();
   }
 
   /**
@@ -375,7 +365,7 @@ export class ServerConnection {
   #needData(): Event {
     let buf = this.#buf;
     if (buf === null) {
-      buf = this.#buf = this.#buffers.take(READ_BUFFER_SIZE);
+      buf = this.#buf = this.#buffers.take(BUFFER_SIZE);
     }
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;

@@ -5,12 +5,10 @@
 // small response). Also the server's own answers: errors and 100 Continue.
 
 import { chunkHeader, CRLF, LAST_CHUNK } from "./_chunked.ts";
+import { BUFFER_SIZE, type Buffers } from "./_buffer_pool.ts";
 import { Framing } from "./_framing.ts";
 import { STATUS_REASONS } from "./_http_error.ts";
 import { bytesOf, TCHAR, VALUE } from "./_http_syntax.ts";
-
-/** Size of a connection's staging buffer. */
-export const STAGING_SIZE = 8 * 1024;
 
 /** `HTTP/1.1 100 Continue` and the empty line, for `Expect: 100-continue`. */
 export const CONTINUE_RESPONSE: Uint8Array = bytesOf(
@@ -29,13 +27,14 @@ export async function writeAll(
 const encoder = new TextEncoder();
 
 /** Pieces at most this long are copied into the staging buffer (if they fit). */
-const SMALL = STAGING_SIZE;
+const SMALL = BUFFER_SIZE;
 
 /**
  * Queues and sends one connection's output. Small pieces (the head, short
- * body blocks, chunk framing) are copied into the connection's staging
- * buffer, so that a small response goes out in one `conn.write`; large
- * blocks are written as they are, without a copy.
+ * body blocks, chunk framing) are copied into a staging buffer, so that a
+ * small response goes out in one `conn.write`; large blocks are written as
+ * they are, without a copy. The staging buffer is borrowed from `buffers`
+ * for each response, and given back by `release()`.
  */
 export class ResponseWriter {
   readonly conn: Deno.Conn;
@@ -47,15 +46,21 @@ export class ResponseWriter {
   overflow = 0;
   /** Pieces to write, in order (staged regions are sealed into it). */
   #parts: Uint8Array[] = [];
-  /** The staging buffer, made on first use, kept for the connection. */
+  /** The staging buffer, borrowed on first use. */
   #out: Uint8Array | null = null;
+  readonly #buffers: Buffers;
   /** Bytes staged in #out. */
   #outLen = 0;
   /** Staged bytes already sealed into #parts. */
   #sealed = 0;
 
-  constructor(conn: Deno.Conn) {
+  /**
+   * @param conn the connection written to
+   * @param buffers where staging buffers are borrowed from
+   */
+  constructor(conn: Deno.Conn, buffers: Buffers) {
     this.conn = conn;
+    this.#buffers = buffers;
   }
 
   /** Starts a new response. */
@@ -141,7 +146,7 @@ export class ResponseWriter {
   /** Room for `n` bytes in the staging buffer, or null. */
   #stage(n: number): Uint8Array | null {
     let out = this.#out;
-    if (out === null) out = this.#out = new Uint8Array(STAGING_SIZE);
+    if (out === null) out = this.#out = this.#buffers.take(BUFFER_SIZE);
     return this.#outLen + n <= out.length ? out : null;
   }
 
@@ -209,8 +214,13 @@ export class ResponseWriter {
     if (this.framing === Framing.Chunked) this.#add(LAST_CHUNK);
   }
 
-  /** Drops what is queued and the staging buffer (the connection is done). */
+  /**
+   * Gives the staging buffer back, and drops what is queued (between
+   * responses, once everything was sent, so that an idle connection holds
+   * none; and when the connection is done).
+   */
   release(): void {
+    if (this.#out !== null) this.#buffers.give(this.#out);
     this.#out = null;
     this.#outLen = this.#sealed = 0;
     this.#parts.length = 0;

@@ -62,6 +62,7 @@ export type {
 } from "./types.ts";
 export type { FileWrapper } from "./util.ts";
 import { BodyBuffer } from "./_body_buffer.ts";
+import { BufferPool } from "./_buffer_pool.ts";
 import { Event, ServerConnection } from "./_connection.ts";
 import { headerReachesEnviron } from "./_environ_names.ts";
 import { Framing } from "./_framing.ts";
@@ -213,6 +214,9 @@ function serverNameFor(host: string): string {
   return host;
 }
 
+/** The buffer pool of a server, for its connections (set once, below). */
+let buffersOf: (server: WSGIServer) => BufferPool;
+
 /**
  * An HTTP server for one WSGI application, as wsgiref's `WSGIServer`:
  * listening from construction, serving with
@@ -247,6 +251,11 @@ export class WSGIServer implements AsyncDisposable {
   readonly errors: ErrorStream = new BatchedWriter();
 
   #handlers = new Set<WSGIRequestHandler>();
+  /** The buffers lent to this server's connections. */
+  readonly #buffers = new BufferPool();
+  static {
+    buffersOf = (server) => server.#buffers;
+  }
   #shuttingDown = false;
   #closed = false;
   #serving: Promise<void> | undefined;
@@ -852,13 +861,14 @@ export class WSGIRequestHandler {
     this.clientAddress = clientAddress;
     this.server = server;
     const o = server.options;
+    const buffers = buffersOf(server);
     this.#connection = new ServerConnection({
       maxRequestLine: o.maxRequestLine,
       maxHeaderBytes: o.maxHeaderBytes,
       maxHeaders: o.maxHeaders,
       maxRequestBody: o.maxRequestBody,
-    });
-    this.#writer = new ResponseWriter(conn);
+    }, buffers);
+    this.#writer = new ResponseWriter(conn, buffers);
   }
 
   /** The request line as received (Python's `requestline`). */
@@ -991,7 +1001,7 @@ export class WSGIRequestHandler {
     } finally {
       if (this.#headerTimedOut) this.logError("Request timed out");
       this.#closeConn();
-      this.#connection.release();
+      this.#connection.close();
       this.#writer.release();
     }
   }
@@ -1125,6 +1135,8 @@ export class WSGIRequestHandler {
     } catch (e) {
       if (!isConnectionError(e)) throw e;
       sent = false; // the client went away, or the server dropped it
+    } finally {
+      writer.release(); // an idle connection holds no staging buffer
     }
     const complete = sent && handler.completed && writer.complete;
     // A response cut short is logged with "-" for its status.

@@ -2,11 +2,10 @@
 // framing rules (_framing.ts), as tables, without sockets: bytes in,
 // events out, as h11's and llhttp's tests are written.
 import { assert, assertEquals } from "@std/assert";
+import { BUFFER_SIZE, BufferPool, type Buffers } from "../_buffer_pool.ts";
 import {
   type ConnectionLimits,
   Event,
-  READ_BUFFER_SIZE,
-  type ReadBuffers,
   ServerConnection,
 } from "../_connection.ts";
 import {
@@ -294,7 +293,7 @@ const ROWS: Row[] = [
     { contentLength: "x" },
   ],
   ["a head larger than the read buffer", [
-    "GET / HTTP/1.1\r\nHost: a\r\nX: " + "v".repeat(3 * READ_BUFFER_SIZE) +
+    "GET / HTTP/1.1\r\nHost: a\r\nX: " + "v".repeat(3 * BUFFER_SIZE) +
     "\r\n\r\n",
   ], ["Request GET /", "End", "NeedData"]],
 ];
@@ -497,10 +496,10 @@ Deno.test("framing rules as pure functions", () => {
   assertEquals(connectionHeader(false, false), undefined);
 });
 
-Deno.test("connection core: the read buffer comes from ReadBuffers and goes back when idle", () => {
+Deno.test("connection core: the read buffer comes from Buffers and goes back when idle", () => {
   const taken: Uint8Array[] = [];
   const given: Uint8Array[] = [];
-  const buffers: ReadBuffers = {
+  const buffers: Buffers = {
     take(size) {
       const b = new Uint8Array(size);
       taken.push(b);
@@ -514,7 +513,7 @@ Deno.test("connection core: the read buffer comes from ReadBuffers and goes back
   assertEquals(taken.length, 0); // nothing until bytes are needed
   assertEquals(conn.next(), Event.NeedData);
   assertEquals(taken.length, 1);
-  assertEquals(taken[0].length, READ_BUFFER_SIZE);
+  assertEquals(taken[0].length, BUFFER_SIZE);
   const b = bytes(GET);
   conn.readRegion().set(b);
   conn.received(b.length);
@@ -533,4 +532,18 @@ Deno.test("connection core: the read buffer comes from ReadBuffers and goes back
   assertEquals(conn.next(), Event.NeedData);
   assert(!conn.idle);
   assert(!conn.release(), "a buffer with part of a head is kept");
+  conn.close();
+  assertEquals(given.length, 2, "close() gives it back, unread bytes and all");
+});
+
+Deno.test("BufferPool: lends buffers of its size again, at most max of them", () => {
+  const pool = new BufferPool(16, 2);
+  const a = pool.take(16);
+  const b = pool.take(16);
+  const c = pool.take(16);
+  for (const x of [a, b, c, new Uint8Array(8)]) pool.give(x);
+  const again = [pool.take(16), pool.take(16), pool.take(16)];
+  assert(again[0] === b && again[1] === a, "the two kept, last in first out");
+  assert(again[2] !== a && again[2] !== b && again[2] !== c, "a new one");
+  assertEquals(pool.take(8).length, 8);
 });
