@@ -40,6 +40,7 @@ import {
   type RequestHead,
 } from "./_head_parser.ts";
 import { HTTPError } from "./_http_error.ts";
+import type { StringTable } from "./_string_table.ts";
 
 /** What {@linkcode ServerConnection.next} says happened, or is needed. */
 export const Event = {
@@ -147,6 +148,8 @@ export class ServerConnection {
    *
    * @param limits head limits and the largest request body
    * @param buffers where the read buffer comes from (default: allocated)
+   * @param strings where the short strings of heads are kept, if anywhere
+   *   (a server's connections share one)
    */
   constructor(
     limits: Readonly<ConnectionLimits> = {
@@ -154,10 +157,11 @@ export class ServerConnection {
       maxRequestBody: 10 * 1024 * 1024,
     },
     buffers: Buffers = ALLOCATE,
+    strings: StringTable | null = null,
   ) {
     this.#limits = limits;
     this.#buffers = buffers;
-    this.#parser = new HeadParser(limits);
+    this.#parser = new HeadParser(limits, strings);
   }
 
   // -------------------------------------------------------------------------

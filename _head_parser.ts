@@ -30,6 +30,7 @@ import {
 } from "./_http_syntax.ts";
 import { latin1Decode } from "./_latin1.ts";
 import { absoluteParts, TargetForm, targetForm } from "./_request_target.ts";
+import type { StringTable } from "./_string_table.ts";
 
 /** Limits on the request head. */
 export interface HeadLimits {
@@ -108,6 +109,9 @@ const N_EXPECT = bytesOf("expect");
 const N_CONNECTION = bytesOf("connection");
 const N_CONTENT_LENGTH = bytesOf("content-length");
 const N_TRANSFER_ENCODING = bytesOf("transfer-encoding");
+const N_COOKIE = bytesOf("cookie");
+const N_AUTHORIZATION = bytesOf("authorization");
+const N_PROXY_AUTHORIZATION = bytesOf("proxy-authorization");
 const V_CHUNKED = bytesOf("chunked");
 const V_CLOSE = bytesOf("close");
 const V_KEEP_ALIVE = bytesOf("keep-alive");
@@ -168,13 +172,18 @@ export class HeadParser {
   private expect100 = false;
   private high = 0; // 2 once a byte above 0x7F was seen
   private readonly field = new FieldScanner();
+  private whole: string | null = null; // the head, decoded, in finish
 
   /**
    * A parser with nothing parsed yet.
    *
    * @param limits the limits to enforce; read on every call
+   * @param strings where the short strings of heads are kept, if anywhere
    */
-  constructor(public limits: Readonly<HeadLimits> = DEFAULT_HEAD_LIMITS) {}
+  constructor(
+    public limits: Readonly<HeadLimits> = DEFAULT_HEAD_LIMITS,
+    private readonly strings: StringTable | null = null,
+  ) {}
 
   /** Forgets any partial head. */
   reset(): void {
@@ -195,6 +204,7 @@ export class HeadParser {
     this.connKeepAlive = false;
     this.expect100 = false;
     this.high = 0;
+    this.whole = null;
   }
 
   /**
@@ -331,8 +341,13 @@ export class HeadParser {
       fields[k + 2] = field.valueStart - base;
       fields[k + 3] = field.valueEnd - base;
       const n = nameEnd - i;
-      if (n === 4 || n === 6 || n === 10 || n === 14 || n === 17) {
-        this.special(buf, i, nameEnd, field.valueStart, field.valueEnd);
+      if (
+        n === 4 || n === 6 || n === 10 || n === 13 || n === 14 || n === 17 ||
+        n === 19
+      ) {
+        if (this.special(buf, i, nameEnd, field.valueStart, field.valueEnd)) {
+          fields[k + 2] = ~fields[k + 2]; // a secret: kept out of the table
+        }
       }
       i = next;
     }
@@ -459,14 +474,18 @@ export class HeadParser {
     return next;
   }
 
-  /** Host, Expect, Connection, Content-Length, Transfer-Encoding. */
+  /**
+   * Host, Expect, Connection, Content-Length, Transfer-Encoding; returns
+   * true for a field whose value is a secret (Cookie, Authorization,
+   * Proxy-Authorization).
+   */
   private special(
     buf: Uint8Array,
     ns: number,
     ne: number,
     vs: number,
     ve: number,
-  ): void {
+  ): boolean {
     switch (ne - ns) {
       case 4:
         if (eqLower(buf, ns, ne, N_HOST)) {
@@ -477,8 +496,9 @@ export class HeadParser {
             if (HOST[buf[k]] !== 1) throw badRequest("invalid Host header");
           }
         }
-        return;
+        return false;
       case 6:
+        if (eqLower(buf, ns, ne, N_COOKIE)) return true;
         if (eqLower(buf, ns, ne, N_EXPECT)) {
           if (eqLower(buf, vs, ve, V_100_CONTINUE)) this.expect100 = true;
           else if (ve > vs) {
@@ -488,21 +508,26 @@ export class HeadParser {
             );
           }
         }
-        return;
+        return false;
+      case 13:
+        return eqLower(buf, ns, ne, N_AUTHORIZATION);
+      case 19:
+        return eqLower(buf, ns, ne, N_PROXY_AUTHORIZATION);
       case 10:
         if (eqLower(buf, ns, ne, N_CONNECTION)) this.connection(buf, vs, ve);
-        return;
+        return false;
       case 14:
         if (eqLower(buf, ns, ne, N_CONTENT_LENGTH)) {
           this.contentLengthField(buf, vs, ve);
         }
-        return;
+        return false;
       case 17:
         if (eqLower(buf, ns, ne, N_TRANSFER_ENCODING)) {
           this.transferEncoding(buf, vs, ve);
         }
-        return;
+        return false;
     }
+    return false;
   }
 
   /** Notes the `close` and `keep-alive` tokens of a Connection value. */
@@ -611,34 +636,38 @@ export class HeadParser {
     if (minor === 1 && this.hostCount === 0) {
       throw badRequest("missing Host header");
     }
-    // The whole head, read as ISO-8859-1 once; every string is a slice of
-    // it. An ASCII head (the usual case) decodes faster through
-    // TextDecoder, whose UTF-8 is ASCII on ASCII bytes.
-    const whole = (this.high & 2) !== 0
-      ? latin1Decode(buf, base, headEnd)
-      : asciiDecoder.decode(buf.subarray(base, headEnd));
     const fields = this.fields;
     const n = this.nFields;
     const headers: [string, string][] = [];
+    this.whole = null;
     for (let k = 0; k < 4 * n; k += 4) {
+      const vs = fields[k + 2];
       headers.push([
-        whole.slice(fields[k], fields[k + 1]),
-        whole.slice(fields[k + 2], fields[k + 3]),
+        this.text(buf, base, headEnd, fields[k], fields[k + 1]),
+        vs >= 0
+          ? this.text(buf, base, headEnd, vs, fields[k + 3])
+          : this.slice(buf, base, headEnd, ~vs, fields[k + 3]),
       ]);
     }
     const methodEnd = this.methodEnd;
     const method = methodEnd === 3 && buf[base] === 0x47 &&
         buf[base + 1] === 0x45 && buf[base + 2] === 0x54
       ? "GET"
-      : whole.slice(0, methodEnd);
-    const target = whole.slice(this.targetStart, this.targetEnd);
+      : this.text(buf, base, headEnd, 0, methodEnd);
+    const target = this.text(
+      buf,
+      base,
+      headEnd,
+      this.targetStart,
+      this.targetEnd,
+    );
     const form = targetForm(method, target);
     let path = target;
     let authority = "";
     if (form === TargetForm.Absolute) [authority, path] = absoluteParts(target);
     const rawMinor = this.rawMinor;
     const verStart = this.targetEnd + 1;
-    return {
+    const head: RequestHead = {
       method,
       target,
       form,
@@ -648,7 +677,7 @@ export class HeadParser {
         ? "HTTP/1.1"
         : rawMinor === 0
         ? "HTTP/1.0"
-        : whole.slice(verStart, verStart + 8),
+        : this.slice(buf, base, headEnd, verStart, verStart + 8),
       major: 1,
       minor,
       headers,
@@ -659,6 +688,44 @@ export class HeadParser {
       expectContinue: this.expect100 && minor === 1,
       end: headEnd,
     };
+    this.whole = null;
+    return head;
+  }
+
+  /**
+   * The string for `buf[base + a : base + b]`, read as ISO-8859-1: a short
+   * one from the string table when there is one, else a slice of the
+   * whole head.
+   */
+  private text(
+    buf: Uint8Array,
+    base: number,
+    headEnd: number,
+    a: number,
+    b: number,
+  ): string {
+    if (a === b) return "";
+    const strings = this.strings;
+    if (strings !== null && strings.keeps(b - a)) {
+      return strings.text(buf, base + a, base + b);
+    }
+    return this.slice(buf, base, headEnd, a, b);
+  }
+
+  /** `buf[base + a : base + b]` as a slice of the whole head, decoded once. */
+  private slice(
+    buf: Uint8Array,
+    base: number,
+    headEnd: number,
+    a: number,
+    b: number,
+  ): string {
+    // An ASCII head (the usual case) decodes faster through TextDecoder,
+    // whose UTF-8 is ASCII on ASCII bytes.
+    this.whole ??= (this.high & 2) !== 0
+      ? latin1Decode(buf, base, headEnd)
+      : asciiDecoder.decode(buf.subarray(base, headEnd));
+    return this.whole.slice(a, b);
   }
 }
 

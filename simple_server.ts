@@ -63,6 +63,7 @@ export type {
 export type { FileWrapper } from "./util.ts";
 import { BodyBuffer } from "./_body_buffer.ts";
 import { BufferPool } from "./_buffer_pool.ts";
+import { StringTable } from "./_string_table.ts";
 import { Event, ServerConnection } from "./_connection.ts";
 import { headerReachesEnviron } from "./_environ_names.ts";
 import { Framing } from "./_framing.ts";
@@ -214,8 +215,14 @@ function serverNameFor(host: string): string {
   return host;
 }
 
-/** The buffer pool of a server, for its connections (set once, below). */
-let buffersOf: (server: WSGIServer) => BufferPool;
+/** What a server's connections share: its buffer pool and its string table. */
+interface Shared {
+  readonly buffers: BufferPool;
+  readonly strings: StringTable;
+}
+
+/** The {@linkcode Shared} of a server, for its connections (set once, below). */
+let sharedOf: (server: WSGIServer) => Shared;
 
 /**
  * An HTTP server for one WSGI application, as wsgiref's `WSGIServer`:
@@ -251,10 +258,13 @@ export class WSGIServer implements AsyncDisposable {
   readonly errors: ErrorStream = new BatchedWriter();
 
   #handlers = new Set<WSGIRequestHandler>();
-  /** The buffers lent to this server's connections. */
-  readonly #buffers = new BufferPool();
+  /** What this server's connections share: buffers and head strings. */
+  readonly #shared: Shared = {
+    buffers: new BufferPool(),
+    strings: new StringTable(),
+  };
   static {
-    buffersOf = (server) => server.#buffers;
+    sharedOf = (server) => server.#shared;
   }
   #shuttingDown = false;
   #closed = false;
@@ -861,13 +871,17 @@ export class WSGIRequestHandler {
     this.clientAddress = clientAddress;
     this.server = server;
     const o = server.options;
-    const buffers = buffersOf(server);
-    this.#connection = new ServerConnection({
-      maxRequestLine: o.maxRequestLine,
-      maxHeaderBytes: o.maxHeaderBytes,
-      maxHeaders: o.maxHeaders,
-      maxRequestBody: o.maxRequestBody,
-    }, buffers);
+    const { buffers, strings } = sharedOf(server);
+    this.#connection = new ServerConnection(
+      {
+        maxRequestLine: o.maxRequestLine,
+        maxHeaderBytes: o.maxHeaderBytes,
+        maxHeaders: o.maxHeaders,
+        maxRequestBody: o.maxRequestBody,
+      },
+      buffers,
+      strings,
+    );
     this.#writer = new ResponseWriter(conn, buffers);
   }
 
@@ -1016,7 +1030,7 @@ export class WSGIRequestHandler {
     let body = this.#readBody();
     if (body instanceof Promise) body = await body;
     if (body === null) return false;
-    return await this.#runApp(head, body);
+    return this.#runApp(head, body);
   }
 
   /** Reads until the core has a request head; null when the connection ends instead. */

@@ -20,6 +20,7 @@ import {
 } from "../_head_parser.ts";
 import { HTTPError, STATUS_REASONS } from "../_http_error.ts";
 import { TargetForm } from "../_request_target.ts";
+import { StringTable } from "../_string_table.ts";
 import { CONTINUE_RESPONSE, errorResponse } from "../_response_writer.ts";
 
 // ---------------------------------------------------------------------------
@@ -46,9 +47,12 @@ function limits(over: Partial<HeadLimits> = {}): HeadLimits {
   return { ...DEFAULT_HEAD_LIMITS, ...over };
 }
 
+/** One string table for the heads parsed here, as a server's connections share one. */
+const STRINGS = new StringTable();
+
 function parse(s: string, lim?: Partial<HeadLimits>): RequestHead | null {
   const bytes = b(s);
-  return parseRequestHead(bytes, 0, bytes.length, limits(lim));
+  return new HeadParser(limits(lim), STRINGS).parse(bytes, 0, bytes.length);
 }
 
 /** Parses a complete head; fails the test if it is incomplete. */
@@ -1580,8 +1584,9 @@ Deno.test("fuzz: head parser outcomes (20k mutated inputs)", () => {
       counts.head++;
       checkHead(one.head, input.length);
     } else counts.error++;
-    // The same bytes in random pieces through a HeadParser: same outcome.
-    const p = new HeadParser(lims);
+    // The same bytes in random pieces through a HeadParser with a string
+    // table: same outcome.
+    const p = new HeadParser(lims, STRINGS);
     let inc: Outcome = null;
     let k = 0;
     while (k < input.length) {
