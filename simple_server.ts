@@ -493,8 +493,9 @@ export class WSGIServer implements AsyncDisposable {
 // ---------------------------------------------------------------------------
 // The environ
 
-/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`. */
-function envKeys(name: string): [string, string] {
+/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`; null for a name left out of the environ. */
+function envKeys(name: string): [string, string] | null {
+  if (!headerReachesEnviron(name)) return null;
   const k = name.replaceAll("-", "_").toUpperCase();
   return [k, "HTTP_" + k];
 }
@@ -845,7 +846,7 @@ export class WSGIRequestHandler {
   requestVersion = "";
 
   #head: RequestHead | undefined;
-  #keys: Map<string, [string, string]> | undefined;
+  #keys: Map<string, [string, string] | null> | undefined;
   readonly #connection: ServerConnection;
   readonly #writer: ResponseWriter;
   #requestline: string | undefined;
@@ -971,8 +972,9 @@ export class WSGIRequestHandler {
     }
     for (let i = 0; i < headers.length; i++) {
       const name = headers[i][0];
-      if (!headerReachesEnviron(name)) continue;
-      const [k, hk] = this.#envKeys(name);
+      const keys = this.#envKeys(name);
+      if (keys === null) continue; // a name with "_"
+      const [k, hk] = keys;
       if (k in env) continue; // CONTENT_TYPE, CONTENT_LENGTH, ...
       const v = pyStrip(headers[i][1]);
       const prev = env[hk];
@@ -986,7 +988,7 @@ export class WSGIRequestHandler {
    * The environ keys of a header name, remembered for the connection's
    * next requests (a client sends the same names each time).
    */
-  #envKeys(name: string): [string, string] {
+  #envKeys(name: string): [string, string] | null {
     const seen = this.#keys ??= new Map();
     let keys = seen.get(name);
     if (keys === undefined) {
