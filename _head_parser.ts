@@ -327,10 +327,7 @@ export class HeadParser {
         return this.partialField(buf, start, end);
       }
       if (next - hdrStart > maxHeaderBytes) {
-        throw new HTTPError(
-          431,
-          `header section too large (more than ${maxHeaderBytes} bytes)`,
-        );
+        throw this.headerTooLarge();
       }
       this.lineEnd(field.bareLF ? ENDS_LF : ENDS_CRLF);
       this.high |= field.high;
@@ -361,30 +358,42 @@ export class HeadParser {
   ): null {
     const ls = start + this.pos;
     const n = end - ls - (buf[end - 1] === CR ? 1 : 0);
-    if (n > this.limits.maxRequestLine) {
-      throw new HTTPError(
-        414,
-        `request line too long (more than ${this.limits.maxRequestLine} bytes)`,
-      );
-    }
-    this.scanned = end - start - (buf[end - 1] === CR ? 1 : 0);
-    if (this.scanned <= this.pos) this.scanned = 0;
-    return null;
+    if (n > this.limits.maxRequestLine) throw this.lineTooLong();
+    return this.wait(buf, start, end);
   }
 
   /** A field line is incomplete: enforce the limits, remember, wait. */
   private partialField(buf: Uint8Array, start: number, end: number): null {
     // A line of n bytes so far ends at least one byte (its LF) later.
     const total = end - (start + this.hdrStart) + 1;
-    if (total > this.limits.maxHeaderBytes) {
-      throw new HTTPError(
-        431,
-        `header section too large (more than ${this.limits.maxHeaderBytes} bytes)`,
-      );
-    }
+    if (total > this.limits.maxHeaderBytes) throw this.headerTooLarge();
+    return this.wait(buf, start, end);
+  }
+
+  /**
+   * Remembers how far the partial line at `pos` was checked (a trailing
+   * CR may be half of a CRLF: not yet), and waits for more.
+   */
+  private wait(buf: Uint8Array, start: number, end: number): null {
     this.scanned = end - start - (buf[end - 1] === CR ? 1 : 0);
     if (this.scanned <= this.pos) this.scanned = 0;
     return null;
+  }
+
+  /** The 414 for a request line past maxRequestLine. */
+  private lineTooLong(): HTTPError {
+    return new HTTPError(
+      414,
+      `request line too long (more than ${this.limits.maxRequestLine} bytes)`,
+    );
+  }
+
+  /** The 431 for a header section past maxHeaderBytes. */
+  private headerTooLarge(): HTTPError {
+    return new HTTPError(
+      431,
+      `header section too large (more than ${this.limits.maxHeaderBytes} bytes)`,
+    );
   }
 
   /**
@@ -456,10 +465,7 @@ export class HeadParser {
       throw badRequest("malformed HTTP version in request line");
     }
     if (i - ls > this.limits.maxRequestLine) {
-      throw new HTTPError(
-        414,
-        `request line too long (more than ${this.limits.maxRequestLine} bytes)`,
-      );
+      throw this.lineTooLong();
     }
     const major = buf[vs + 5] - 0x30;
     const minor = buf[vs + 7] - 0x30;
