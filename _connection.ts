@@ -105,30 +105,70 @@ const S_CLOSED = 4; // nothing more: refused, ended, or not persistent
  * ```
  */
 export class ServerConnection {
+  #head: RequestHead | null = null;
+  #data: Uint8Array = EMPTY;
+  #trailers: readonly [string, string][] = NO_TRAILERS;
+  #status = 0;
+  #message = "";
+  #linger = false;
+  #framing: Framing = Framing.Close;
+  #length = -1;
+  #keepAlive = false;
+  #connection: "close" | "keep-alive" | undefined = undefined;
+
   /** The request head, from {@linkcode Event.Request} until the response is done. */
-  head: RequestHead | null = null;
+  get head(): RequestHead | null {
+    return this.#head;
+  }
+
   /** The body bytes of the last {@linkcode Event.Data}. */
-  data: Uint8Array = EMPTY;
+  get data(): Uint8Array {
+    return this.#data;
+  }
+
   /** The trailer fields of a chunked body, at {@linkcode Event.EndOfMessage}. */
-  trailers: readonly [string, string][] = NO_TRAILERS;
+  get trailers(): readonly [string, string][] {
+    return this.#trailers;
+  }
+
   /** The status of a refusal ({@linkcode Event.Refuse}). */
-  status = 0;
+  get status(): number {
+    return this.#status;
+  }
+
   /** Why the request is refused: for the log and the answer's body. */
-  message = "";
+  get message(): string {
+    return this.#message;
+  }
+
   /**
    * True when the client may still be sending after a refusal: read and
    * drop its bytes for a while before closing, or the reset that closing
    * with unread bytes causes may destroy the answer.
    */
-  linger = false;
+  get linger(): boolean {
+    return this.#linger;
+  }
+
   /** The response's framing, once {@linkcode ServerConnection.respond} chose it. */
-  framing: Framing = Framing.Close;
+  get framing(): Framing {
+    return this.#framing;
+  }
+
   /** The response's Content-Length as a number (-1: none). */
-  length = -1;
+  get length(): number {
+    return this.#length;
+  }
+
   /** True when the connection persists after the response (see `respond`). */
-  keepAlive = false;
+  get keepAlive(): boolean {
+    return this.#keepAlive;
+  }
+
   /** The Connection header the response needs, if any. */
-  connection: "close" | "keep-alive" | undefined = undefined;
+  get connection(): "close" | "keep-alive" | undefined {
+    return this.#connection;
+  }
 
   readonly #limits: Readonly<ConnectionLimits>;
   readonly #buffers: Buffers;
@@ -279,10 +319,10 @@ export class ServerConnection {
 
   /** A head was parsed: choose how to read its body. */
   #request(head: RequestHead): Event {
-    this.head = head;
+    this.#head = head;
     this.#start = head.end;
-    this.keepAlive = false;
-    this.connection = undefined;
+    this.#keepAlive = false;
+    this.#connection = undefined;
     if (head.method === "CONNECT") {
       return this.#refuseWith(
         501,
@@ -315,7 +355,7 @@ export class ServerConnection {
     const have = this.#end - start;
     if (have > 0) {
       const n = Math.min(have, this.#remaining);
-      this.data = this.#buf!.subarray(start, start + n);
+      this.#data = this.#buf!.subarray(start, start + n);
       this.#start = start + n;
       this.#remaining -= n;
       this.#continueDue = false;
@@ -334,7 +374,7 @@ export class ServerConnection {
         return this.#refuse(e);
       }
       if (dec.dataEnd > dec.dataStart) {
-        this.data = buf.subarray(dec.dataStart, dec.dataEnd);
+        this.#data = buf.subarray(dec.dataStart, dec.dataEnd);
         this.#continueDue = false;
         return Event.Data;
       }
@@ -359,8 +399,8 @@ export class ServerConnection {
   }
 
   #endOfMessage(trailers: readonly [string, string][]): Event {
-    this.data = EMPTY;
-    this.trailers = trailers;
+    this.#data = EMPTY;
+    this.#trailers = trailers;
     this.#state = S_DONE;
     return Event.EndOfMessage;
   }
@@ -401,9 +441,9 @@ export class ServerConnection {
   }
 
   #refuseWith(status: number, message: string): Event {
-    this.status = status;
-    this.message = message;
-    this.linger = !this.#eof;
+    this.#status = status;
+    this.#message = message;
+    this.#linger = !this.#eof;
     this.#state = S_CLOSED;
     return Event.Refuse;
   }
@@ -432,14 +472,14 @@ export class ServerConnection {
     contentLength: string | undefined,
     closing: boolean,
   ): Framing {
-    const head = this.head!;
+    const head = this.#head!;
     const http11 = head.minor >= 1;
     const framing = responseFraming(head.method, status, contentLength, http11);
-    this.framing = framing;
-    this.length = framing === Framing.Length
+    this.#framing = framing;
+    this.#length = framing === Framing.Length
       ? responseLength(contentLength)
       : -1;
-    this.keepAlive = keepsAlive(
+    this.#keepAlive = keepsAlive(
       requestKeepsAlive(
         head.minor,
         head.connectionClose,
@@ -448,7 +488,7 @@ export class ServerConnection {
       framing,
       closing,
     );
-    this.connection = connectionHeader(http11, this.keepAlive);
+    this.#connection = connectionHeader(http11, this.#keepAlive);
     return framing;
   }
 
@@ -459,10 +499,10 @@ export class ServerConnection {
    * goes on to the next request.
    */
   responseDone(complete: boolean): boolean {
-    const goOn = complete && this.keepAlive && this.#state === S_DONE;
-    this.head = null;
-    this.trailers = NO_TRAILERS;
-    this.keepAlive = false;
+    const goOn = complete && this.#keepAlive && this.#state === S_DONE;
+    this.#head = null;
+    this.#trailers = NO_TRAILERS;
+    this.#keepAlive = false;
     if (!goOn) {
       this.#close();
       return false;
