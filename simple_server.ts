@@ -97,8 +97,8 @@ const FILE_BLOCK = 1024 * 1024;
 const LINGER_BYTES = 16 * 1024 * 1024;
 /** Longest wait for the client to stop sending after a refused request (ms). */
 const LINGER_MS = 2000;
-/** Most header names whose environ keys a connection remembers. */
-const MAX_KEYS = 64;
+/** Most header names whose environ keys a server remembers. */
+const MAX_KEYS = 1024;
 /** Size of the reads that drop what a refused client still sends. */
 const LINGER_BLOCK = 16 * 1024;
 
@@ -215,10 +215,14 @@ function serverNameFor(host: string): string {
   return host;
 }
 
-/** What a server's connections share: its buffer pool and its string table. */
+/**
+ * What a server's connections share: its buffer pool, its string table,
+ * and the environ keys of the header names seen (see `envKeys`).
+ */
 interface Shared {
   readonly buffers: BufferPool;
   readonly strings: StringTable;
+  readonly keys: Map<string, [string, string] | null>;
 }
 
 /** The {@linkcode Shared} of a server, for its connections (set once, below). */
@@ -262,6 +266,7 @@ export class WSGIServer implements AsyncDisposable {
   readonly #shared: Shared = {
     buffers: new BufferPool(),
     strings: new StringTable(),
+    keys: new Map(),
   };
   static {
     sharedOf = (server) => server.#shared;
@@ -846,7 +851,7 @@ export class WSGIRequestHandler {
   requestVersion = "";
 
   #head: RequestHead | undefined;
-  #keys: Map<string, [string, string] | null> | undefined;
+  readonly #keys: Map<string, [string, string] | null>;
   readonly #connection: ServerConnection;
   readonly #writer: ResponseWriter;
   #requestline: string | undefined;
@@ -872,7 +877,8 @@ export class WSGIRequestHandler {
     this.clientAddress = clientAddress;
     this.server = server;
     const o = server.options;
-    const { buffers, strings } = sharedOf(server);
+    const { buffers, strings, keys } = sharedOf(server);
+    this.#keys = keys;
     this.#connection = new ServerConnection(
       {
         maxRequestLine: o.maxRequestLine,
@@ -985,11 +991,11 @@ export class WSGIRequestHandler {
   }
 
   /**
-   * The environ keys of a header name, remembered for the connection's
-   * next requests (a client sends the same names each time).
+   * The environ keys of a header name, remembered by the server for its
+   * next requests (clients send the same names each time).
    */
   #envKeys(name: string): [string, string] | null {
-    const seen = this.#keys ??= new Map();
+    const seen = this.#keys;
     let keys = seen.get(name);
     if (keys === undefined) {
       keys = envKeys(name);
