@@ -71,24 +71,21 @@ export type {
   WSGIEnvironment,
 } from "./types.ts";
 export type { FileWrapper } from "./util.ts";
-import {
-  ChunkedDecoder,
-  CONTINUE_RESPONSE,
-  DEFAULT_HEAD_LIMITS,
-  errorResponse,
-  HeadParser,
-  HTTPError,
-  type RequestHead,
-} from "./_http.ts";
+import { BodyBuffer } from "./_body_buffer.ts";
+import { BufferPool } from "./_buffer_pool.ts";
+import { StringTable } from "./_string_table.ts";
+import { Event, ServerConnection } from "./_connection.ts";
+import { headerReachesEnviron } from "./_environ_names.ts";
+import { Framing } from "./_framing.ts";
+import { DEFAULT_HEAD_LIMITS, type RequestHead } from "./_head_parser.ts";
 import { httpDate } from "./_date.ts";
 import { repr } from "./_repr.ts";
 import {
-  Framing,
-  giveBuffer,
+  CONTINUE_RESPONSE,
+  errorResponse,
   ResponseWriter,
-  takeBuffer,
   writeAll,
-} from "./_server_conn.ts";
+} from "./_response_writer.ts";
 import {
   BatchedWriter,
   escapeControl,
@@ -105,16 +102,15 @@ const SYS_VERSION = `Deno/${Deno.version.deno}`;
 const SOFTWARE_VERSION = `${SERVER_VERSION} ${SYS_VERSION}`;
 
 const EMPTY = new Uint8Array(0);
-// What ends a request head cut off by the end of the stream (#headAtEof).
-const EOF_AFTER_LF = new Uint8Array([13, 10]);
-const EOF_AFTER_CR = new Uint8Array([10, 13, 10]);
-const EOF_MID_LINE = new Uint8Array([13, 10, 13, 10]);
-const NO_INPUT = new BytesIO(EMPTY);
 const FILE_BLOCK = 1024 * 1024;
 /** Most bytes read and dropped after a refused request, before closing. */
 const LINGER_BYTES = 16 * 1024 * 1024;
 /** Longest wait for the client to stop sending after a refused request (ms). */
 const LINGER_MS = 2000;
+/** Most header names whose environ keys a server remembers. */
+const MAX_KEYS = 1024;
+/** Size of the reads that drop what a refused client still sends. */
+const LINGER_BLOCK = 16 * 1024;
 
 /**
  * Options of {@linkcode makeServer} and {@linkcode WSGIServer}.
@@ -315,6 +311,19 @@ function listenUnix(path: string): Deno.UnixListener {
 }
 
 /**
+ * What a server's connections share: its buffer pool, its string table,
+ * and the environ keys of the header names seen (see `envKeys`).
+ */
+interface Shared {
+  readonly buffers: BufferPool;
+  readonly strings: StringTable;
+  readonly keys: Map<string, [string, string] | null>;
+}
+
+/** The {@linkcode Shared} of a server, for its connections (set once, below). */
+let sharedOf: (server: WSGIServer) => Shared;
+
+/**
  * An HTTP server for one WSGI application, as wsgiref's `WSGIServer`:
  * listening from construction, serving with
  * {@linkcode WSGIServer.serveForever} or one request at a time with
@@ -350,6 +359,15 @@ export class WSGIServer implements AsyncDisposable {
   readonly errors: ErrorStream = new BatchedWriter();
 
   #handlers = new Set<WSGIRequestHandler>();
+  /** What this server's connections share: buffers and head strings. */
+  readonly #shared: Shared = {
+    buffers: new BufferPool(),
+    strings: new StringTable(),
+    keys: new Map(),
+  };
+  static {
+    sharedOf = (server) => server.#shared;
+  }
   #shuttingDown = false;
   #closed = false;
   #serving: Promise<void> | undefined;
@@ -518,7 +536,7 @@ export class WSGIServer implements AsyncDisposable {
         : [(addr as Deno.UnixAddr).path ?? "", 0],
       this,
     );
-    if (oneRequest) handler.closeConnection = true;
+    if (oneRequest) handler.closeAfterResponse();
     this.#handlers.add(handler);
     return handler.handle().finally(() => this.#release(handler));
   }
@@ -621,17 +639,11 @@ export class WSGIServer implements AsyncDisposable {
 // ---------------------------------------------------------------------------
 // The environ
 
-const keyCache = new Map<string, [string, string]>();
-
-/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`, cached. */
-function envKeys(name: string): [string, string] {
-  let keys = keyCache.get(name);
-  if (keys === undefined) {
-    const k = name.replaceAll("-", "_").toUpperCase();
-    keys = [k, "HTTP_" + k];
-    if (keyCache.size < 1024) keyCache.set(name, keys);
-  }
-  return keys;
+/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`; null for a name left out of the environ. */
+function envKeys(name: string): [string, string] | null {
+  if (!headerReachesEnviron(name)) return null;
+  const k = name.replaceAll("-", "_").toUpperCase();
+  return [k, "HTTP_" + k];
 }
 
 /** Python's `str.isspace()` for a code unit 0-255. */
@@ -708,35 +720,46 @@ function fileWrapperFactory(cls: FileWrapperClass): FileWrapperFactory {
   return f;
 }
 
+/** The code of a status line that `startResponse` validated ("NNN reason"). */
+function statusCode(status: string): number {
+  return (status.charCodeAt(0) - 48) * 100 +
+    (status.charCodeAt(1) - 48) * 10 + (status.charCodeAt(2) - 48);
+}
+
 /**
  * The handler that runs the app for one request, as wsgiref's
- * `ServerHandler`: a {@linkcode SimpleHandler} writing to the connection,
- * with the HTTP/1.1 framing (keep-alive, chunked, HEAD) added.
+ * `ServerHandler`: a {@linkcode SimpleHandler} writing to the connection.
+ * The connection core frames the response (keep-alive, chunked, HEAD);
+ * this handler asks it, and writes what it says.
  */
 class ServerHandler extends SimpleHandler {
   override serverSoftware: string | undefined = SOFTWARE_VERSION;
   /** The connection's handler (wsgiref's `request_handler` back-pointer). */
   readonly requestHandler: WSGIRequestHandler;
   readonly writer: ResponseWriter;
+  readonly #connection: ServerConnection;
   /** True once the response ended normally (close() was reached). */
   completed = false;
-  #framing: Framing = Framing.Plain;
+  /** The status code of the response that ended normally, for the log. */
+  code = "-";
+  /** The body bytes of the response that ended normally, for the log. */
+  size = 0;
 
-  constructor(writer: ResponseWriter, requestHandler: WSGIRequestHandler) {
-    super(NO_INPUT, writer, requestHandler.getStderr(), {}, {
+  constructor(
+    requestHandler: WSGIRequestHandler,
+    connection: ServerConnection,
+    writer: ResponseWriter,
+    body: Uint8Array,
+    environ: WSGIEnvironment,
+  ) {
+    super(new BytesIO(body), writer, requestHandler.getStderr(), environ, {
       multithread: true,
       multiprocess: false,
     });
-    this.writer = writer;
     this.requestHandler = requestHandler;
-  }
-
-  /** Readies the handler for its request. */
-  prepare(body: Uint8Array, environ: WSGIEnvironment, http11: boolean): void {
-    this.stdin = new BytesIO(body);
-    this.baseEnv = environ;
-    this.httpVersion = http11 ? "1.1" : "1.0";
-    this.completed = false;
+    this.#connection = connection;
+    this.writer = writer;
+    this.httpVersion = connection.head!.minor >= 1 ? "1.1" : "1.0";
   }
 
   /**
@@ -767,54 +790,36 @@ class ServerHandler extends SimpleHandler {
   }
 
   /**
-   * After wsgiref's cleanup (Content-Length for a one-block body): choose
-   * the framing, and say whether the connection stays open.
+   * After wsgiref's cleanup (Content-Length for a one-block body), asks the
+   * connection core how the response is framed and whether the connection
+   * persists, and adds the headers that say so.
    */
   override cleanupHeaders(): void {
-    // BaseHandler.cleanupHeaders: Content-Length for a one-block body.
+    super.cleanupHeaders();
     const headers = this.headers!;
-    let cl = headers.get("Content-Length");
-    if (cl === undefined) {
-      this.setContentLength();
-      cl = headers.get("Content-Length");
-    }
-    const rh = this.requestHandler;
-    const status = this.status!;
-    const code = (status.charCodeAt(0) - 48) * 100 +
-      (status.charCodeAt(1) - 48) * 10 + (status.charCodeAt(2) - 48);
-    let keepAlive = !rh.closeConnection && !rh.server.shuttingDown;
-    const http11 = this.httpVersion === "1.1";
-    this.writer.remaining = -1;
-    if (rh.command === "HEAD" || code < 200 || code === 204 || code === 304) {
-      this.#framing = Framing.Discard;
-    } else if (cl !== undefined) {
-      this.#framing = Framing.Plain;
-      if (/^[0-9]{1,15}$/.test(cl)) this.writer.remaining = Number(cl);
-      else keepAlive = false;
-    } else if (http11) {
+    const conn = this.#connection;
+    const framing = conn.respond(
+      statusCode(this.status!),
+      headers.get("Content-Length"),
+      this.requestHandler.closing,
+    );
+    if (framing === Framing.Chunked) {
       headers.set("Transfer-Encoding", "chunked");
-      this.#framing = Framing.Chunked;
-    } else {
-      this.#framing = Framing.Plain; // ends when the connection closes
-      keepAlive = false;
     }
-    if (http11) {
-      if (!keepAlive) headers.set("Connection", "close");
-    } else if (keepAlive) {
-      headers.set("Connection", "keep-alive");
+    if (conn.connection !== undefined) {
+      headers.set("Connection", conn.connection);
     }
-    rh.closeConnection = !keepAlive;
+    this.writer.begin(framing, conn.length);
   }
 
   /**
    * Writes the head as `BaseHandler.buildPreamble` builds it (status line,
    * `Date` and `Server` unless the app gave them, the headers, a blank
-   * line), encoded straight into the connection's output buffer; then
-   * switches the writer to the body's framing.
+   * line), encoded straight into the connection's output buffer, with a
+   * count of its line ends that refuses a header the app changed to hold
+   * a line break.
    */
   override sendPreamble(): void | Promise<void> {
-    const writer = this.writer;
-    writer.framing = Framing.Head;
     let head = `HTTP/${this.httpVersion} ${this.status}\r\n`;
     let fields = "";
     let hasDate = false;
@@ -837,7 +842,7 @@ class ServerHandler extends SimpleHandler {
       head += `Server: ${this.serverSoftware}\r\n`;
       lines++;
     }
-    if (!writer.queueHead(`${head}${fields}\r\n`, lines)) {
+    if (!this.writer.queueHead(`${head}${fields}\r\n`, lines)) {
       // A forbidden character somewhere: nothing was sent, so the error
       // page can still go out (as BaseHandler.sendPreamble); let
       // buildPreamble name the character.
@@ -845,7 +850,6 @@ class ServerHandler extends SimpleHandler {
       this.buildPreamble();
       throw new TypeError("invalid response head");
     }
-    writer.framing = this.#framing;
   }
 
   /** Streams a `FileWrapper` over a `Deno.FsFile` block by block. */
@@ -862,7 +866,7 @@ class ServerHandler extends SimpleHandler {
       if (r) await r;
     }
     const writer = this.writer;
-    if (writer.framing !== Framing.Discard) {
+    if (writer.framing !== Framing.None) {
       const size = Math.min(Math.max(blksize, FILE_BLOCK), 4 * 1024 * 1024);
       let buf = new Uint8Array(size);
       let spare = new Uint8Array(size);
@@ -916,18 +920,20 @@ class ServerHandler extends SimpleHandler {
     super.logException(error);
   }
 
-  /** Logs the request (as wsgiref's `ServerHandler.close`), then closes. */
+  /**
+   * Notes the status and size for the log, then closes. (wsgiref logs the
+   * request here; this server logs it once the response has left the
+   * server, which is after the handler is done.)
+   */
   override async close(): Promise<void> {
+    if (this.status !== undefined) {
+      this.code = this.status.slice(0, 3); // split(" ", 1)[0]: "NNN "
+    }
+    this.size = this.bytesSent;
     try {
-      if (this.status !== undefined) {
-        this.requestHandler.logRequest(
-          this.status.slice(0, 3), // split(" ", 1)[0]: validated "NNN "
-          this.bytesSent,
-        );
-      }
+      await super.close();
     } finally {
       this.completed = true;
-      await super.close();
     }
   }
 }
@@ -937,10 +943,12 @@ class ServerHandler extends SimpleHandler {
 
 /**
  * Serves one connection, as wsgiref's `WSGIRequestHandler` (a
- * `BaseHTTPRequestHandler`): reads each request head and body, builds the
- * environ ({@linkcode WSGIRequestHandler.getEnviron}), runs the app through
- * a handler from `handlers.ts`, and logs the request. Subclass it and pass
- * it as `handlerClass` to change the environ, the log or `wsgi.errors`.
+ * `BaseHTTPRequestHandler`): feeds the bytes it reads to the connection
+ * core, which parses each request head and body; builds the environ
+ * ({@linkcode WSGIRequestHandler.getEnviron}); runs the app through a
+ * handler from `handlers.ts`; writes what the core says; and logs the
+ * request. Subclass it and pass it as `handlerClass` to change the
+ * environ, the log or `wsgi.errors`.
  *
  * @example Logging somewhere else
  * ```ts
@@ -975,24 +983,22 @@ export class WSGIRequestHandler {
   headers: [string, string][] = [];
   /** The request method (Python's `command`). */
   command = "";
-  /** The request target, `//` at its start reduced to `/` (Python's `path`). */
+  /**
+   * The request target in origin-form (an absolute-form target's path
+   * and query), `//` at its start reduced to `/` (Python's `path`).
+   */
   path = "";
   /** The request's version as sent, such as `"HTTP/1.1"` (Python's `request_version`). */
   requestVersion = "";
-  /** True when the connection closes after the current response. */
-  closeConnection = false;
-  /** When the connection is dropped unless something happens (ms since the epoch). */
-  deadline: number = Infinity;
-  /** True while waiting for a new request with nothing of it received. */
-  idle = false;
 
   #head: RequestHead | undefined;
-  #buf: Uint8Array = takeBuffer();
-  #start = 0;
-  #end = 0;
-  #parser: HeadParser;
-  #writer: ResponseWriter;
+  readonly #keys: Map<string, [string, string] | null>;
+  readonly #connection: ServerConnection;
+  readonly #writer: ResponseWriter;
   #requestline: string | undefined;
+  #deadline = Infinity;
+  #idle = false;
+  #lastRequest = false;
   #aborted = false;
   #headerTimedOut = false;
 
@@ -1012,12 +1018,19 @@ export class WSGIRequestHandler {
     this.clientAddress = clientAddress;
     this.server = server;
     const o = server.options;
-    this.#parser = new HeadParser({
-      maxRequestLine: o.maxRequestLine,
-      maxHeaderBytes: o.maxHeaderBytes,
-      maxHeaders: o.maxHeaders,
-    });
-    this.#writer = new ResponseWriter(conn);
+    const { buffers, strings, keys } = sharedOf(server);
+    this.#keys = keys;
+    this.#connection = new ServerConnection(
+      {
+        maxRequestLine: o.maxRequestLine,
+        maxHeaderBytes: o.maxHeaderBytes,
+        maxHeaders: o.maxHeaders,
+        maxRequestBody: o.maxRequestBody,
+      },
+      buffers,
+      strings,
+    );
+    this.#writer = new ResponseWriter(conn, buffers);
   }
 
   /** The request line as received (Python's `requestline`). */
@@ -1027,6 +1040,33 @@ export class WSGIRequestHandler {
     return h === undefined ? "" : `${h.method} ${h.target} ${h.version}`;
   }
 
+  /** When the connection is dropped unless something happens (ms since the epoch); the server's sweeper watches it. */
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  /** True while waiting for a new request with nothing of it received: `shutdown()` drops such a connection. */
+  get idle(): boolean {
+    return this.#idle;
+  }
+
+  /**
+   * True when the server takes no other request on this connection after
+   * the current one: it is shutting down, or was asked to by
+   * {@linkcode WSGIRequestHandler.closeAfterResponse}.
+   */
+  get closing(): boolean {
+    return this.#lastRequest || this.server.shuttingDown;
+  }
+
+  /**
+   * Asks for the connection to close after its next response, as
+   * `handleRequest()` (one request per call) does.
+   */
+  closeAfterResponse(): void {
+    this.#lastRequest = true;
+  }
+
   /**
    * The CGI variables of the current request, as wsgiref's `get_environ`:
    * the server's `baseEnviron`, then `SERVER_PROTOCOL`, `SERVER_SOFTWARE`,
@@ -1034,7 +1074,11 @@ export class WSGIRequestHandler {
    * `QUERY_STRING` (raw), `REMOTE_ADDR`, `CONTENT_TYPE` (`text/plain` when
    * absent, as Python's `get_content_type()`), `CONTENT_LENGTH`, then one
    * `HTTP_*` per header name (`-` read as `_`, repeats joined with `,`, a
-   * name that maps onto a variable already set skipped).
+   * name that maps onto a variable already set skipped). A header whose
+   * name holds `_` is left out (it could pose as one with `-`, as nginx,
+   * Apache httpd and gunicorn see it). For an absolute-form target
+   * (`GET http://host/path`), `PATH_INFO` comes from its path and
+   * `HTTP_HOST` from its host, which RFC 9112 puts before the Host field.
    */
   getEnviron(): WSGIEnvironment {
     const head = this.#head!;
@@ -1074,13 +1118,31 @@ export class WSGIRequestHandler {
       if (!(k in env)) env[k] = base[k];
     }
     for (let i = 0; i < headers.length; i++) {
-      const [k, hk] = envKeys(headers[i][0]);
+      const name = headers[i][0];
+      const keys = this.#envKeys(name);
+      if (keys === null) continue; // a name with "_"
+      const [k, hk] = keys;
       if (k in env) continue; // CONTENT_TYPE, CONTENT_LENGTH, ...
       const v = pyStrip(headers[i][1]);
       const prev = env[hk];
       env[hk] = prev === undefined ? v : prev + "," + v;
     }
+    if (head.authority !== "") env.HTTP_HOST = head.authority;
     return env;
+  }
+
+  /**
+   * The environ keys of a header name, remembered by the server for its
+   * next requests (clients send the same names each time).
+   */
+  #envKeys(name: string): [string, string] | null {
+    const seen = this.#keys;
+    let keys = seen.get(name);
+    if (keys === undefined) {
+      keys = envKeys(name);
+      if (seen.size < MAX_KEYS) seen.set(name, keys);
+    }
+    return keys;
   }
 
   /** The `wsgi.errors` stream and the log's destination: the server's stderr writer. */
@@ -1102,224 +1164,199 @@ export class WSGIRequestHandler {
     } finally {
       if (this.#headerTimedOut) this.logError("Request timed out");
       this.#closeConn();
-      giveBuffer(this.#buf);
-      this.#buf = EMPTY;
+      this.#connection.close();
       this.#writer.release();
     }
   }
 
   /**
-   * Reads and answers one request. Resolves to true if the connection may
-   * carry another one.
+   * Reads and answers one request: its head, its body, then the app.
+   * Resolves to true if the connection may carry another one.
    */
   async handleOneRequest(): Promise<boolean> {
-    // The head.
-    let head: RequestHead | null = null;
-    const parser = this.#parser;
-    let body: Uint8Array = EMPTY;
-    try {
-      if (this.#start < this.#end) {
-        head = parser.parse(this.#buf, this.#start, this.#end);
-      }
-      while (head === null) {
-        if (!(await this.#fill())) {
-          // The client half-closed with part of a head sent: as wsgiref
-          // (http.server reads lines until EOF), the end of the stream ends
-          // the head. Nothing can follow it, so nothing can be smuggled.
-          head = this.#headAtEof();
-          if (head === null) return false;
-          this.closeConnection = true;
+    const head = await this.#readHead();
+    if (head === null) return false;
+    let body = this.#readBody();
+    if (body instanceof Promise) body = await body;
+    if (body === null) return false;
+    return this.#runApp(head, body);
+  }
+
+  /** Reads until the core has a request head; null when the connection ends instead. */
+  async #readHead(): Promise<RequestHead | null> {
+    const core = this.#connection;
+    const { keepAliveTimeout, headerTimeout } = this.server.options;
+    for (;;) {
+      switch (core.next()) {
+        case Event.NeedData: {
+          // While no byte of the head has come: keepAliveTimeout (and no
+          // wait at all once the server shuts down); then headerTimeout
+          // bounds the whole head.
+          const idle = core.idle;
+          if (idle) {
+            if (this.server.shuttingDown) return null;
+            this.#idle = true;
+            this.#deadline = Date.now() + keepAliveTimeout;
+          }
+          const n = await this.conn.read(core.readRegion());
+          this.#idle = false;
+          if (n === null) core.receivedEof();
+          else core.received(n);
+          if (idle || this.#deadline === Infinity) {
+            this.#deadline = Date.now() + headerTimeout;
+          }
           break;
         }
-        head = parser.parse(this.#buf, this.#start, this.#end);
+        case Event.Request:
+          this.#deadline = Infinity;
+          this.#startRequest(core.head!);
+          return core.head;
+        case Event.Refuse:
+          await this.#refuse();
+          return null;
+        default: // Closed
+          return null;
       }
-      this.deadline = Infinity;
-      this.#head = head;
-      this.headers = head.headers;
-      this.#requestline = undefined;
-      this.#start = head.end;
-      this.command = head.method;
-      this.requestVersion = head.version;
-      const target = head.target;
-      this.path = target.charCodeAt(0) === 47 && target.charCodeAt(1) === 47
-        ? "/" + target.replace(/^\/+/, "")
-        : target;
-      if (!head.keepAlive) this.closeConnection = true;
-
-      // The body.
-      if (head.chunked || head.contentLength > 0) {
-        const max = this.server.options.maxRequestBody;
-        if (head.contentLength > max) {
-          throw new HTTPError(
-            413,
-            `request body of ${head.contentLength} bytes is over the limit of ${max}`,
-          );
-        }
-        if (head.expectContinue && head.minor >= 1) {
-          await writeAll(this.conn, CONTINUE_RESPONSE);
-        }
-        const got = head.chunked
-          ? await this.#readChunked(max)
-          : await this.#readBody(head.contentLength);
-        if (got === null) return false;
-        body = got;
-      }
-    } catch (e) {
-      if (e instanceof HTTPError) {
-        await this.#refuse(e, head);
-        return false;
-      }
-      throw e;
     }
+  }
 
-    // The app.
+  /**
+   * The body of the request, read into memory: at once when the core has
+   * all of it (none, or all buffered), else a promise; null when the
+   * connection ends instead (refused, or cut off by the client).
+   */
+  #readBody(): Uint8Array | null | Promise<Uint8Array | null> {
+    const event = this.#connection.next();
+    return event === Event.EndOfMessage ? EMPTY : this.#readBodyFrom(event);
+  }
+
+  /** Reads the body, from the core's `event` on. */
+  async #readBodyFrom(event: Event): Promise<Uint8Array | null> {
+    const core = this.#connection;
+    const { headerTimeout, bodyTimeout, maxRequestBody } = this.server.options;
+    let body: BodyBuffer | undefined;
+    let until = 0;
+    for (;; event = core.next()) {
+      switch (event) {
+        case Event.Data:
+          body ??= new BodyBuffer(core.head!.contentLength, maxRequestBody);
+          body.append(core.data);
+          break;
+        case Event.NeedData: {
+          const now = Date.now();
+          if (until === 0) until = now + bodyTimeout;
+          this.#deadline = Math.min(now + headerTimeout, until);
+          const n = await this.conn.read(core.readRegion());
+          if (n === null) core.receivedEof();
+          else core.received(n);
+          break;
+        }
+        case Event.Continue:
+          await writeAll(this.conn, CONTINUE_RESPONSE);
+          break;
+        case Event.EndOfMessage:
+          this.#deadline = Infinity;
+          return body === undefined ? EMPTY : body.bytes();
+        case Event.Refuse:
+          await this.#refuse();
+          return null;
+        default: // Closed
+          return null;
+      }
+    }
+  }
+
+  /**
+   * Runs the app on the request, writes its response, and logs it.
+   * Resolves to true if the connection may carry another request.
+   */
+  async #runApp(head: RequestHead, body: Uint8Array): Promise<boolean> {
     const writer = this.#writer;
     writer.reset();
     const environ = this.getEnviron();
     if (head.chunked) environ.CONTENT_LENGTH = String(body.length);
     // One handler per request, as wsgiref: a startResponse or write kept
     // by an app past its response cannot reach the next one.
-    const handler = new ServerHandler(writer, this);
-    handler.prepare(body, environ, head.minor >= 1);
+    const handler = new ServerHandler(
+      this,
+      this.#connection,
+      writer,
+      body,
+      environ,
+    );
+    let sent = true;
     try {
       await handler.run(this.server.application!);
     } catch (e) {
       // An error while handling an error: the handler gave up.
       this.logError(`error while handling an error: ${e}`);
-      this.closeConnection = true;
+      sent = false;
     }
-    const rest = writer.flush();
-    if (rest) await rest;
-    writer.release();
-    if (
-      !handler.completed || writer.overflow > 0 ||
-      (writer.framing === Framing.Plain && writer.remaining > 0)
-    ) {
-      this.closeConnection = true;
+    try {
+      const rest = writer.flush();
+      if (rest) await rest;
+    } catch (e) {
+      if (!isConnectionError(e)) throw e;
+      sent = false; // the client went away, or the server dropped it
+    } finally {
+      writer.release(); // an idle connection holds no staging buffer
     }
-    return !this.closeConnection && !this.server.shuttingDown;
+    const complete = sent && handler.completed && writer.complete;
+    // A response cut short is logged with "-" for its status.
+    this.logRequest(
+      complete ? handler.code : "-",
+      handler.completed ? handler.size : handler.bytesSent,
+    );
+    return this.#connection.responseDone(complete) &&
+      !this.server.shuttingDown;
   }
 
-  /**
-   * At the end of the stream, with part of a request head buffered: ends the
-   * head with the blank line the client did not send, and parses it. `null`
-   * when nothing but empty lines was sent (or there is no room to end it).
-   */
-  #headAtEof(): RequestHead | null {
-    const buf = this.#buf;
-    let end = this.#end;
-    let i = this.#start;
-    while (i < end && (buf[i] === 13 || buf[i] === 10)) i++;
-    if (i === end) return null;
-    const last = buf[end - 1];
-    const tail = last === 10
-      ? EOF_AFTER_LF
-      : last === 13
-      ? EOF_AFTER_CR
-      : EOF_MID_LINE;
-    if (end + tail.length > buf.length) return null;
-    buf.set(tail, end);
-    end = this.#end = end + tail.length;
-    return this.#parser.parse(buf, this.#start, end);
+  /** Notes the request the core read, as http.server's `parse_request` does. */
+  #startRequest(head: RequestHead): void {
+    this.#head = head;
+    this.headers = head.headers;
+    this.#requestline = undefined;
+    this.command = head.method;
+    this.requestVersion = head.version;
+    const path = head.path;
+    this.path = path.charCodeAt(0) === 47 && path.charCodeAt(1) === 47
+      ? "/" + path.replace(/^\/+/, "")
+      : path;
   }
 
-  /** Reads more bytes into the buffer; false at the end of the stream. */
-  async #fill(): Promise<boolean> {
-    let buf = this.#buf;
-    if (this.#start === this.#end) {
-      this.#start = this.#end = 0;
-      if (this.server.shuttingDown) return false;
-      this.idle = true;
-      this.deadline = Date.now() + this.server.options.keepAliveTimeout;
-    } else if (this.#end === buf.length) {
-      if (this.#start > 0) {
-        buf.copyWithin(0, this.#start, this.#end);
-        this.#end -= this.#start;
-        this.#start = 0;
-      } else {
-        const o = this.server.options;
-        const max = o.maxRequestLine + o.maxHeaderBytes + 4096;
-        if (buf.length >= max) {
-          throw new HTTPError(431, "request head too large");
-        }
-        const bigger = new Uint8Array(Math.min(buf.length * 2, max));
-        bigger.set(buf.subarray(0, this.#end));
-        buf = this.#buf = bigger;
-      }
-    }
-    const wasIdle = this.idle;
-    const n = await this.conn.read(buf.subarray(this.#end));
-    this.idle = false;
-    if (n === null) return false;
-    if (wasIdle || this.deadline === Infinity) {
-      this.deadline = Date.now() + this.server.options.headerTimeout;
-    }
-    this.#end += n;
-    return true;
-  }
-
-  /** Reads a body of `length` bytes: what is buffered, then straight from the connection. */
-  async #readBody(length: number): Promise<Uint8Array | null> {
-    const body = new Uint8Array(length);
-    const have = Math.min(length, this.#end - this.#start);
-    body.set(this.#buf.subarray(this.#start, this.#start + have));
-    this.#start += have;
-    const { headerTimeout, bodyTimeout } = this.server.options;
-    const until = Date.now() + bodyTimeout;
-    for (let off = have; off < length;) {
-      this.deadline = Math.min(Date.now() + headerTimeout, until);
-      const n = await this.conn.read(body.subarray(off));
-      if (n === null) return null;
-      off += n;
-    }
-    this.deadline = Infinity;
-    return body;
-  }
-
-  /** Reads and decodes a chunked body. */
-  async #readChunked(max: number): Promise<Uint8Array | null> {
-    const o = this.server.options;
-    const decoder = new ChunkedDecoder(max, o.maxHeaderBytes);
-    const buf = this.#buf;
-    const until = Date.now() + o.bodyTimeout;
-    while (true) {
-      if (this.#start < this.#end) {
-        this.#start += decoder.feed(buf, this.#start, this.#end);
-        if (decoder.done) break;
-      }
-      this.#start = this.#end = 0;
-      this.deadline = Math.min(Date.now() + o.headerTimeout, until);
-      const n = await this.conn.read(buf);
-      if (n === null) return null;
-      this.#end = n;
-    }
-    this.deadline = Infinity;
-    return decoder.body();
-  }
-
-  /** Answers a request that cannot be served (HTTPError), logs it; the connection then closes. */
-  async #refuse(e: HTTPError, head: RequestHead | null): Promise<void> {
-    this.closeConnection = true;
+  /** Answers the request the core refused, logs it; the connection then closes. */
+  async #refuse(): Promise<void> {
+    const core = this.#connection;
+    const { status, message } = core;
+    const head = core.head;
     if (head === null) {
       // Python logs the raw request line ('' for 414).
       this.#head = undefined;
       this.headers = [];
-      this.#requestline = e.status === 414 ? "" : this.#rawRequestLine();
+      this.#requestline = status === 414
+        ? ""
+        : core.firstLine(this.server.options.maxRequestLine);
+    } else if (head !== this.#head) {
+      this.#startRequest(head);
     }
     // As the request's version when known (http.server always says 1.0).
     const http11 = head !== null
       ? head.minor >= 1
       : this.#requestline!.endsWith(" HTTP/1.1");
-    const version = http11 ? "HTTP/1.1" : "HTTP/1.0";
-    this.logError(`code ${e.status}, message ${e.message}`);
-    this.logRequest(e.status);
-    const bytes = errorResponse(e.status, e.message, version, [
-      ["Server", `${this.serverVersion} ${this.sysVersion}`],
-      ["Date", httpDate()],
-    ]);
+    this.logError(`code ${status}, message ${message}`);
+    this.logRequest(status);
+    const bytes = errorResponse(
+      status,
+      message,
+      http11 ? "HTTP/1.1" : "HTTP/1.0",
+      [
+        ["Server", this.versionString()],
+        ["Date", httpDate()],
+      ],
+    );
     try {
       await writeAll(this.conn, bytes);
-      await this.#linger();
+      if (core.linger) await this.#linger();
     } catch { /* the client is gone */ }
   }
 
@@ -1336,33 +1373,15 @@ export class WSGIRequestHandler {
     await (this.conn as Deno.TcpConn).closeWrite();
     // Waiting on nothing the app needs: shutdown() may drop it at once, and
     // the sweeper ends it at the deadline without logging a timeout.
-    this.idle = true;
-    this.deadline = Date.now() +
+    this.#idle = true;
+    this.#deadline = Date.now() +
       Math.min(LINGER_MS, this.server.options.headerTimeout);
-    const buf = this.#buf;
+    const buf = new Uint8Array(LINGER_BLOCK);
     for (let left = LINGER_BYTES; left > 0;) {
       const n = await this.conn.read(buf);
       if (n === null) break;
       left -= n;
     }
-  }
-
-  /** The first line in the buffer, without its line end, for the log. */
-  #rawRequestLine(): string {
-    const buf = this.#buf;
-    let i = this.#start;
-    while (i < this.#end && (buf[i] === 13 || buf[i] === 10)) i++;
-    const from = i;
-    const limit = Math.min(
-      this.#end,
-      from + this.server.options.maxRequestLine,
-    );
-    while (i < limit && buf[i] !== 10) i++;
-    let to = i;
-    if (to > from && buf[to - 1] === 13) to--;
-    let s = "";
-    for (let k = from; k < to; k++) s += String.fromCharCode(buf[k]);
-    return s;
   }
 
   /**
@@ -1430,14 +1449,14 @@ export class WSGIRequestHandler {
 
   /** Called by the server when {@linkcode WSGIRequestHandler.deadline} passed: drops the connection. */
   timedOut(): void {
-    if (!this.idle) this.#headerTimedOut = true;
+    if (!this.#idle) this.#headerTimedOut = true;
     this.abort();
   }
 
   /** Drops the connection at once (pending reads and writes fail). */
   abort(): void {
     this.#aborted = true;
-    this.deadline = Infinity;
+    this.#deadline = Infinity;
     this.#closeConn();
   }
 

@@ -1,10 +1,11 @@
 // Micro-benchmarks of the request parser: `deno bench bench/parse_bench.ts`.
+import { ChunkedDecoder } from "../_chunked.ts";
+import { Event, ServerConnection } from "../_connection.ts";
 import {
-  ChunkedDecoder,
   DEFAULT_HEAD_LIMITS,
   HeadParser,
   parseRequestHead,
-} from "../_http.ts";
+} from "../_head_parser.ts";
 
 const enc = new TextEncoder();
 
@@ -61,7 +62,24 @@ const CHUNKED = enc.encode(
 );
 Deno.bench("ChunkedDecoder: 2 KiB body in 2 chunks", () => {
   const dec = new ChunkedDecoder(1 << 20);
-  sink += dec.feed(CHUNKED, 0, CHUNKED.length) + dec.body().length;
+  for (let i = 0; !dec.done;) {
+    i = dec.decode(CHUNKED, i, CHUNKED.length);
+    sink += dec.dataEnd - dec.dataStart;
+  }
+});
+
+const connection = new ServerConnection({
+  ...DEFAULT_HEAD_LIMITS,
+  maxRequestBody: 1 << 20,
+});
+Deno.bench("ServerConnection: wrk's request, one cycle", () => {
+  if (connection.next() !== Event.NeedData) throw new Error("not idle");
+  connection.readRegion().set(WRK);
+  connection.received(WRK.length);
+  if (connection.next() !== Event.Request) throw new Error("no request");
+  if (connection.next() !== Event.EndOfMessage) throw new Error("no end");
+  connection.respond(200, "12", false);
+  sink += connection.responseDone(true) ? 1 : 0;
 });
 
 globalThis.addEventListener("unload", () => {

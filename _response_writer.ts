@@ -1,38 +1,19 @@
-// Output side of one simple_server connection: queues the status line,
-// headers and body blocks that a handler writes, frames the body (plain,
-// chunked, or discarded for HEAD), and sends what is queued in as few
-// conn.write calls as possible (one for a small response).
+// The output side of one simple_server connection: queues the status line,
+// headers and body blocks that a handler writes, frames the body as the
+// connection core chose (by length, chunked, until close, or none), and
+// sends what is queued in as few conn.write calls as possible (one for a
+// small response). Also the server's own answers: errors and 100 Continue.
 
-import { chunkHeader, CRLF, LAST_CHUNK } from "./_http.ts";
+import { chunkHeader, CRLF, LAST_CHUNK } from "./_chunked.ts";
+import { BUFFER_SIZE, type Buffers } from "./_buffer_pool.ts";
+import { Framing } from "./_framing.ts";
+import { STATUS_REASONS } from "./_http_error.ts";
+import { bytesOf, TCHAR, VALUE } from "./_http_syntax.ts";
 
-/** Size of the pooled connection buffers. */
-export const BUFFER_SIZE = 8 * 1024;
-const pool: Uint8Array[] = [];
-const POOL_MAX = 512;
-
-/** A zeroed-or-reused buffer of {@linkcode BUFFER_SIZE} bytes. */
-export function takeBuffer(): Uint8Array {
-  return pool.pop() ?? new Uint8Array(BUFFER_SIZE);
-}
-
-/** Gives a buffer from {@linkcode takeBuffer} back (others are dropped). */
-export function giveBuffer(buf: Uint8Array): void {
-  if (buf.length === BUFFER_SIZE && pool.length < POOL_MAX) pool.push(buf);
-}
-
-/** Body framing of the response being written. */
-export const Framing = {
-  /** Status line and headers are being written. */
-  Head: 0,
-  /** Body bytes go out as they are (Content-Length or close-delimited). */
-  Plain: 1,
-  /** Body bytes go out as HTTP/1.1 chunks. */
-  Chunked: 2,
-  /** Body bytes are dropped (HEAD, 204, 304). */
-  Discard: 3,
-} as const;
-/** One of the {@linkcode Framing} values. */
-export type Framing = typeof Framing[keyof typeof Framing];
+/** `HTTP/1.1 100 Continue` and the empty line, for `Expect: 100-continue`. */
+export const CONTINUE_RESPONSE: Uint8Array = bytesOf(
+  "HTTP/1.1 100 Continue\r\n\r\n",
+);
 
 /** Writes all of `data`, however many calls it takes. */
 export async function writeAll(
@@ -50,36 +31,62 @@ const SMALL = BUFFER_SIZE;
 
 /**
  * Queues and sends one connection's output. Small pieces (the head, short
- * body blocks, chunk framing) are copied into one pooled staging buffer, so
- * that a small response goes out in one `conn.write`; large blocks are
- * written as they are, without a copy.
+ * body blocks, chunk framing) are copied into a staging buffer, so that a
+ * small response goes out in one `conn.write`; large blocks are written as
+ * they are, without a copy. The staging buffer is borrowed from `buffers`
+ * for each response, and given back by `release()`.
  */
 export class ResponseWriter {
   readonly conn: Deno.Conn;
-  framing: Framing = Framing.Head;
+  /** How the body being written is framed. */
+  framing: Framing = Framing.Close;
   /** Body bytes still allowed by Content-Length; -1 when there is none. */
   remaining = -1;
   /** Body bytes the app wrote past its Content-Length (dropped). */
   overflow = 0;
   /** Pieces to write, in order (staged regions are sealed into it). */
   #parts: Uint8Array[] = [];
-  /** The staging buffer, taken from the pool on first use. */
+  /** The staging buffer, borrowed on first use. */
   #out: Uint8Array | null = null;
+  readonly #buffers: Buffers;
   /** Bytes staged in #out. */
   #outLen = 0;
   /** Staged bytes already sealed into #parts. */
   #sealed = 0;
 
-  constructor(conn: Deno.Conn) {
+  /**
+   * @param conn the connection written to
+   * @param buffers where staging buffers are borrowed from
+   */
+  constructor(conn: Deno.Conn, buffers: Buffers) {
     this.conn = conn;
+    this.#buffers = buffers;
   }
 
   /** Starts a new response. */
   reset(): void {
-    this.framing = Framing.Head;
+    this.framing = Framing.Close;
     this.remaining = -1;
     this.overflow = 0;
     this.#writes = 0;
+  }
+
+  /**
+   * Sets the framing of the body about to be written, and its length when
+   * it is framed by one.
+   */
+  begin(framing: Framing, length: number): void {
+    this.framing = framing;
+    this.remaining = framing === Framing.Length ? length : -1;
+  }
+
+  /**
+   * True unless the body written so far breaks its framing: bytes past
+   * its Content-Length, or fewer than it.
+   */
+  get complete(): boolean {
+    return this.overflow === 0 &&
+      !(this.framing === Framing.Length && this.remaining > 0);
   }
 
   /** Writes made for the current response. */
@@ -139,29 +146,25 @@ export class ResponseWriter {
   /** Room for `n` bytes in the staging buffer, or null. */
   #stage(n: number): Uint8Array | null {
     let out = this.#out;
-    if (out === null) out = this.#out = takeBuffer();
+    if (out === null) out = this.#out = this.#buffers.take(BUFFER_SIZE);
     return this.#outLen + n <= out.length ? out : null;
   }
 
-  /** Queues bytes of the head, or of the body (framed). */
+  /** Queues bytes of the body, framed. */
   queue(data: Uint8Array): void {
     let n = data.length;
     if (n === 0) return;
     switch (this.framing) {
-      case Framing.Head:
-        break;
-      case Framing.Discard:
+      case Framing.None:
         return;
-      case Framing.Plain:
-        if (this.remaining >= 0) {
-          if (n > this.remaining) {
-            this.overflow += n - this.remaining;
-            data = data.subarray(0, this.remaining);
-            n = data.length;
-            if (n === 0) return;
-          }
-          this.remaining -= n;
+      case Framing.Length:
+        if (n > this.remaining) {
+          this.overflow += n - this.remaining;
+          data = data.subarray(0, this.remaining);
+          n = data.length;
+          if (n === 0) return;
         }
+        this.remaining -= n;
         break;
       case Framing.Chunked:
         this.#add(chunkHeader(n));
@@ -212,11 +215,12 @@ export class ResponseWriter {
   }
 
   /**
-   * Gives the pooled staging buffer back (between responses, so that an
-   * idle connection holds none, and when the connection is done).
+   * Gives the staging buffer back, and drops what is queued (between
+   * responses, once everything was sent, so that an idle connection holds
+   * none; and when the connection is done).
    */
   release(): void {
-    if (this.#out !== null) giveBuffer(this.#out);
+    if (this.#out !== null) this.#buffers.give(this.#out);
     this.#out = null;
     this.#outLen = this.#sealed = 0;
     this.#parts.length = 0;
@@ -265,6 +269,72 @@ export class ResponseWriter {
       }
     } finally {
       this.sending--;
+    }
+  }
+}
+
+/**
+ * A complete error response the server sends before closing: status line
+ * (`version` as given, e.g. "HTTP/1.0"), `Connection: close`,
+ * `Content-Type: text/plain; charset=utf-8`, `Content-Length`, any
+ * `extraHeaders` (such as Server and Date), then `message` and a newline as
+ * the UTF-8 body. Throws a TypeError if a header would break the framing
+ * (CR, LF, a code unit above 0xFF).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { errorResponse } from "./_response_writer.ts";
+ *
+ * const bytes = errorResponse(400, "bare CR in header field value", "HTTP/1.0");
+ * const text = new TextDecoder().decode(bytes);
+ * assertEquals(text.split("\r\n").slice(0, 2), ["HTTP/1.0 400 Bad Request", "Connection: close"]);
+ * ```
+ */
+export function errorResponse(
+  status: number,
+  message: string,
+  version: string,
+  extraHeaders: readonly (readonly [string, string])[] = [],
+): Uint8Array {
+  if (version !== "HTTP/1.0" && version !== "HTTP/1.1") {
+    throw new TypeError(`invalid HTTP version ${JSON.stringify(version)}`);
+  }
+  if (!Number.isInteger(status) || status < 100 || status > 999) {
+    throw new TypeError(`invalid status ${status}`);
+  }
+  const body = encoder.encode(message + "\n");
+  let head = `${version} ${status} ${STATUS_REASONS[status] ?? "Error"}\r\n` +
+    "Connection: close\r\n" +
+    "Content-Type: text/plain; charset=utf-8\r\n" +
+    "X-Content-Type-Options: nosniff\r\n" +
+    `Content-Length: ${body.length}\r\n`;
+  for (const [name, value] of extraHeaders) {
+    checkHeader(name, value);
+    head += `${name}: ${value}\r\n`;
+  }
+  head += "\r\n";
+  const out = new Uint8Array(head.length + body.length);
+  for (let k = 0; k < head.length; k++) out[k] = head.charCodeAt(k);
+  out.set(body, head.length);
+  return out;
+}
+
+/** Throws a TypeError unless `name: value` is a valid field line. */
+function checkHeader(name: string, value: string): void {
+  if (name.length === 0) throw new TypeError("empty header name");
+  for (let k = 0; k < name.length; k++) {
+    const c = name.charCodeAt(k);
+    if (c > 0xff || TCHAR[c] !== 1) {
+      throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+    }
+  }
+  for (let k = 0; k < value.length; k++) {
+    const c = value.charCodeAt(k);
+    if (c > 0xff || VALUE[c] === 0) {
+      throw new TypeError(
+        `invalid character in the value of header ${JSON.stringify(name)}`,
+      );
     }
   }
 }
