@@ -11,6 +11,8 @@
 // line of the request head. Inside a chunked body only CRLF ends a line.
 
 import { latin1Decode } from "./_latin1.ts";
+import { checkHeader } from "./_field.ts";
+import { reasonPhrase } from "./_status.ts";
 
 /** A request the server must refuse: answer `status`, then close. */
 export class HTTPError extends Error {
@@ -1182,24 +1184,8 @@ export class ChunkedDecoder {
 // ---------------------------------------------------------------------------
 // Helpers for the server's responses
 
-/**
- * Reason phrases (RFC 9110 section 15) for the statuses the server itself
- * sends: interim 100, and the errors it answers without calling the app.
- */
-export const STATUS_REASONS: Readonly<Record<number, string>> = Object.freeze({
-  100: "Continue",
-  400: "Bad Request",
-  408: "Request Timeout",
-  411: "Length Required",
-  413: "Content Too Large",
-  414: "URI Too Long",
-  417: "Expectation Failed",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-});
+/** Reason phrases (the IANA registry's), for the server's own responses. */
+export { STATUS_REASONS } from "./_status.ts";
 
 /** `HTTP/1.1 100 Continue` and the empty line, for `Expect: 100-continue`. */
 export const CONTINUE_RESPONSE: Uint8Array = bytesOf(
@@ -1268,8 +1254,8 @@ const encoder = new TextEncoder();
  * (`version` as given, e.g. "HTTP/1.0"), `Connection: close`,
  * `Content-Type: text/plain; charset=utf-8`, `Content-Length`, any
  * `extraHeaders` (such as Server and Date), then `message` and a newline as
- * the UTF-8 body. Throws a TypeError if a header would break the framing
- * (CR, LF, a code unit above 0xFF).
+ * the UTF-8 body. Throws a TypeError for an extra header that is not a
+ * valid field (see `checkHeader` in `_field.ts`).
  *
  * @example
  * ```ts
@@ -1292,7 +1278,7 @@ export function errorResponse(
     throw new TypeError(`invalid status ${status}`);
   }
   const body = encoder.encode(message + "\n");
-  let head = `${version} ${status} ${STATUS_REASONS[status] ?? "Error"}\r\n` +
+  let head = `${version} ${status} ${reasonPhrase(status)}\r\n` +
     "Connection: close\r\n" +
     "Content-Type: text/plain; charset=utf-8\r\n" +
     "X-Content-Type-Options: nosniff\r\n" +
@@ -1306,23 +1292,4 @@ export function errorResponse(
   for (let k = 0; k < head.length; k++) out[k] = head.charCodeAt(k);
   out.set(body, head.length);
   return out;
-}
-
-/** Throws a TypeError unless `name: value` is a valid field line. */
-function checkHeader(name: string, value: string): void {
-  if (name.length === 0) throw new TypeError("empty header name");
-  for (let k = 0; k < name.length; k++) {
-    const c = name.charCodeAt(k);
-    if (c > 0xff || TCHAR[c] !== 1) {
-      throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    }
-  }
-  for (let k = 0; k < value.length; k++) {
-    const c = value.charCodeAt(k);
-    if (c > 0xff || VALUE[c] === 0) {
-      throw new TypeError(
-        `invalid character in the value of header ${JSON.stringify(name)}`,
-      );
-    }
-  }
 }

@@ -37,11 +37,9 @@
  */
 
 import { SimpleHandler } from "./handlers.ts";
-import { BytesIO, FileWrapper } from "./util.ts";
+import { BytesIO, type FileWrapper } from "./util.ts";
 import type {
   ErrorStream,
-  FileLike,
-  FileWrapperFactory,
   ResponseBody,
   StartResponse,
   WSGIApplication,
@@ -72,6 +70,12 @@ import {
 } from "./_http.ts";
 import { httpDate } from "./_date.ts";
 import { repr } from "./_repr.ts";
+import { checkHead, SERVER_VERSION } from "./_gateway.ts";
+import {
+  addHeaderField,
+  fileWrapperFactory,
+  unquoteNative,
+} from "./_environ.ts";
 import {
   Framing,
   giveBuffer,
@@ -85,10 +89,6 @@ import {
   logDateTimeString,
 } from "./_server_log.ts";
 
-/** wsgiref's `simple_server.__version__`. */
-const VERSION = "0.2";
-/** `server_version`: the `SERVER_SOFTWARE` of the environ. */
-const SERVER_VERSION = `WSGIServer/${VERSION}`;
 /** `sys_version`. */
 const SYS_VERSION = `Deno/${Deno.version.deno}`;
 /** `software_version`: the `Server:` header. */
@@ -246,7 +246,7 @@ export class WSGIServer implements AsyncDisposable {
   /** The port in `SERVER_PORT` (Python's `server_port`). */
   serverPort: number;
   /** The CGI variables common to every request (Python's `base_environ`). */
-  baseEnviron: WSGIEnvironment = {};
+  baseEnviron: Partial<WSGIEnvironment> = {};
   /** The application (Python's `application`). */
   application: WSGIApplication | undefined = undefined;
   /** Where the server's log lines go by default: stderr, written in order and in batches. */
@@ -480,92 +480,8 @@ export class WSGIServer implements AsyncDisposable {
 // ---------------------------------------------------------------------------
 // The environ
 
-const keyCache = new Map<string, [string, string]>();
-
-/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`, cached. */
-function envKeys(name: string): [string, string] {
-  let keys = keyCache.get(name);
-  if (keys === undefined) {
-    const k = name.replaceAll("-", "_").toUpperCase();
-    keys = [k, "HTTP_" + k];
-    if (keyCache.size < 1024) keyCache.set(name, keys);
-  }
-  return keys;
-}
-
-/** Python's `str.isspace()` for a code unit 0-255. */
-function isPySpace(c: number): boolean {
-  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c === 0x85 ||
-    c === 0xa0;
-}
-
-/** Python's `str.strip()` for a native string. */
-function pyStrip(v: string): string {
-  const n = v.length;
-  if (
-    n === 0 || (!isPySpace(v.charCodeAt(0)) && !isPySpace(v.charCodeAt(n - 1)))
-  ) {
-    return v;
-  }
-  let i = 0;
-  let j = n;
-  while (i < j && isPySpace(v.charCodeAt(i))) i++;
-  while (j > i && isPySpace(v.charCodeAt(j - 1))) j--;
-  return v.slice(i, j);
-}
-
-const HEXVAL = (c: number): number =>
-  c >= 48 && c <= 57
-    ? c - 48
-    : c >= 65 && c <= 70
-    ? c - 55
-    : c >= 97 && c <= 102
-    ? c - 87
-    : -1;
-
-/** `urllib.parse.unquote(s, "iso-8859-1")`: each valid `%XX` becomes one code unit. */
-function unquoteLatin1(s: string): string {
-  let i = s.indexOf("%");
-  if (i === -1) return s;
-  let out = s.slice(0, i);
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c === 37 && i + 2 < s.length) {
-      const h = HEXVAL(s.charCodeAt(i + 1));
-      const l = HEXVAL(s.charCodeAt(i + 2));
-      if (h >= 0 && l >= 0) {
-        out += String.fromCharCode(h * 16 + l);
-        i += 3;
-        continue;
-      }
-    }
-    out += s[i++];
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------
 // The per-request handler
-
-type FileWrapperClass = new (
-  filelike: FileLike | Deno.FsFile,
-  blksize?: number,
-) => FileWrapper;
-
-const defaultFactory: FileWrapperFactory = (filelike, blksize) =>
-  new FileWrapper(filelike, blksize);
-const factories = new WeakMap<FileWrapperClass, FileWrapperFactory>();
-
-/** The `wsgi.file_wrapper` callable for a wrapper class, made once per class. */
-function fileWrapperFactory(cls: FileWrapperClass): FileWrapperFactory {
-  if (cls === FileWrapper) return defaultFactory;
-  let f = factories.get(cls);
-  if (f === undefined) {
-    f = (filelike, blksize) => new cls(filelike, blksize);
-    factories.set(cls, f);
-  }
-  return f;
-}
 
 /**
  * The handler that runs the app for one request, as wsgiref's
@@ -591,7 +507,11 @@ class ServerHandler extends SimpleHandler {
   }
 
   /** Readies the handler for its request. */
-  prepare(body: Uint8Array, environ: WSGIEnvironment, http11: boolean): void {
+  prepare(
+    body: Uint8Array,
+    environ: Partial<WSGIEnvironment>,
+    http11: boolean,
+  ): void {
     this.stdin = new BytesIO(body);
     this.baseEnv = environ;
     this.httpVersion = http11 ? "1.1" : "1.0";
@@ -612,7 +532,7 @@ class ServerHandler extends SimpleHandler {
       env = Object.assign({}, os, cgi);
       break;
     }
-    this.environ = env;
+    this.environ = env as WSGIEnvironment; // completed below
     env["wsgi.input"] = this.stdin;
     env["wsgi.errors"] = this.stderr;
     env["wsgi.version"] = this.wsgiVersion;
@@ -672,6 +592,12 @@ class ServerHandler extends SimpleHandler {
    * switches the writer to the body's framing.
    */
   override sendPreamble(): void | Promise<void> {
+    try {
+      checkHead(this.status, this.headers!);
+    } catch (error) {
+      this.headersSent = false; // nothing was sent: the error page may go out
+      throw error;
+    }
     const writer = this.writer;
     writer.framing = Framing.Head;
     let head = `HTTP/${this.httpVersion} ${this.status}\r\n`;
@@ -895,7 +821,7 @@ export class WSGIRequestHandler {
    * `HTTP_*` per header name (`-` read as `_`, repeats joined with `,`, a
    * name that maps onto a variable already set skipped).
    */
-  getEnviron(): WSGIEnvironment {
+  getEnviron(): Partial<WSGIEnvironment> {
     const head = this.#head!;
     const path = this.path;
     const q = path.indexOf("?");
@@ -911,7 +837,7 @@ export class WSGIRequestHandler {
     const base = this.server.baseEnviron;
     // One object literal: V8 gives it a fixed shape at once, where adding
     // twenty-odd keys one by one would turn it into a slow dictionary.
-    const env: WSGIEnvironment = {
+    const env: Partial<WSGIEnvironment> = {
       SERVER_NAME: base.SERVER_NAME,
       GATEWAY_INTERFACE: base.GATEWAY_INTERFACE,
       SERVER_PORT: base.SERVER_PORT,
@@ -923,7 +849,7 @@ export class WSGIRequestHandler {
       SERVER_PROTOCOL: head.version,
       SERVER_SOFTWARE: this.serverVersion,
       REQUEST_METHOD: head.method,
-      PATH_INFO: unquoteLatin1(q === -1 ? path : path.slice(0, q)),
+      PATH_INFO: unquoteNative(q === -1 ? path : path.slice(0, q)),
       QUERY_STRING: q === -1 ? "" : path.slice(q + 1),
       REMOTE_ADDR: this.clientAddress[0],
       CONTENT_TYPE: contentType ?? "text/plain",
@@ -933,11 +859,7 @@ export class WSGIRequestHandler {
       if (!(k in env)) env[k] = base[k];
     }
     for (let i = 0; i < headers.length; i++) {
-      const [k, hk] = envKeys(headers[i][0]);
-      if (k in env) continue; // CONTENT_TYPE, CONTENT_LENGTH, ...
-      const v = pyStrip(headers[i][1]);
-      const prev = env[hk];
-      env[hk] = prev === undefined ? v : prev + "," + v;
+      addHeaderField(env, headers[i][0], headers[i][1]);
     }
     return env;
   }
@@ -1360,7 +1282,7 @@ export function makeServer(
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = {};
+ * const environ: Partial<WSGIEnvironment> = {};
  * setupTestingDefaults(environ);
  * const [body] = demoApp(environ, () => () => {});
  * console.log(new TextDecoder().decode(body).split("\n")[0]); // "Hello world!"

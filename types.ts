@@ -56,7 +56,7 @@ export interface InputStream {
  * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (environ, startResponse) => {
- *   environ["wsgi.errors"]?.write("handling a request\n");
+ *   environ["wsgi.errors"].write("handling a request\n");
  *   startResponse("204 No Content", []);
  *   return [];
  * };
@@ -109,7 +109,7 @@ export interface FileLike {
  * const app: WSGIApplication = async (environ, startResponse) => {
  *   const file = await Deno.open("README.md");
  *   startResponse("200 OK", [["Content-Type", "text/markdown"]]);
- *   return environ["wsgi.file_wrapper"]!(file, 65536);
+ *   return environ["wsgi.file_wrapper"]!(file, 65536); // optional in PEP 3333
  * };
  * ```
  */
@@ -119,29 +119,62 @@ export type FileWrapperFactory = (
 ) => FileWrapper;
 
 /**
- * The WSGI environ: a plain object of CGI variables and `wsgi.*` keys.
+ * A file wrapper class: `FileWrapper` or a subclass. A handler's
+ * `wsgiFileWrapper` names one; `wsgi.file_wrapper` makes its instances,
+ * and those are the bodies a server may send its own way (`sendfile`).
+ *
+ * @example
+ * ```ts
+ * import type { FileWrapperClass } from "@wsgiref/wsgiref/types";
+ * import { FileWrapper } from "@wsgiref/wsgiref/util";
+ *
+ * const cls: FileWrapperClass = FileWrapper;
+ * ```
+ */
+export type FileWrapperClass = new (
+  filelike: FileLike | Deno.FsFile,
+  blksize?: number,
+) => FileWrapper;
+
+/**
+ * The WSGI environ as an application receives it: a plain object of CGI
+ * variables and `wsgi.*` keys.
  *
  * CGI keys (`REQUEST_METHOD`, `PATH_INFO`, `HTTP_*`, …) hold *native
  * strings*: every code unit is 0–255, the request's bytes read as
  * ISO-8859-1. `PATH_INFO` is percent-decoded to bytes first. The `wsgi.*`
- * keys hold what PEP 3333 says. Every key is optional in the type so that
- * tests and helpers can build environs step by step; servers set all the
- * keys PEP 3333 requires.
+ * keys hold what PEP 3333 says.
+ *
+ * The keys PEP 3333 requires of every server are typed as present
+ * (`REQUEST_METHOD`, `SERVER_NAME`, `SERVER_PORT`, and `wsgi.version`,
+ * `wsgi.url_scheme`, `wsgi.input`, `wsgi.errors`, `wsgi.multithread`,
+ * `wsgi.multiprocess`, `wsgi.run_once`): `environ["wsgi.input"].read()`
+ * needs no `!`. The others may be absent (PEP 3333 lets a server leave out
+ * `SCRIPT_NAME`, `PATH_INFO`, `QUERY_STRING`, … when they are empty). To
+ * build an environ step by step (in a test, say), start from a
+ * `Partial<WSGIEnvironment>`; `setupTestingDefaults` completes it.
  *
  * @example Reading the environ
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * function describe(environ: WSGIEnvironment): string {
- *   return `${environ.REQUEST_METHOD} ${environ.PATH_INFO}?${environ.QUERY_STRING ?? ""}`;
+ *   const body = environ["wsgi.input"].read();
+ *   return `${environ.REQUEST_METHOD} ${environ.PATH_INFO} (${body.length} bytes)`;
  * }
+ *
+ * const environ: Partial<WSGIEnvironment> = { PATH_INFO: "/spam" };
+ * setupTestingDefaults(environ); // now a WSGIEnvironment
+ * assertEquals(describe(environ), "GET /spam (0 bytes)");
  * ```
  */
 export interface WSGIEnvironment {
   /** Any other CGI variable (`HTTP_*`) or server extension. */
   [key: string]: unknown;
   /** The request method, such as `"GET"`. */
-  REQUEST_METHOD?: string;
+  REQUEST_METHOD: string;
   /** The part of the path that leads to the application; may be empty. */
   SCRIPT_NAME?: string;
   /** The rest of the path, percent-decoded, read as ISO-8859-1. */
@@ -153,9 +186,9 @@ export interface WSGIEnvironment {
   /** The request body's length in decimal, if known. */
   CONTENT_LENGTH?: string;
   /** The server's host name. */
-  SERVER_NAME?: string;
+  SERVER_NAME: string;
   /** The server's port, as a string. */
-  SERVER_PORT?: string;
+  SERVER_PORT: string;
   /** The request's protocol, such as `"HTTP/1.1"`. */
   SERVER_PROTOCOL?: string;
   /** The server's name and version. */
@@ -171,22 +204,46 @@ export interface WSGIEnvironment {
   /** `"on"`, `"yes"` or `"1"` when the request came over TLS (CGI). */
   HTTPS?: string;
   /** The WSGI version: `[1, 0]`. */
-  "wsgi.version"?: readonly [number, number];
+  "wsgi.version": readonly [number, number];
   /** `"http"` or `"https"`. */
-  "wsgi.url_scheme"?: string;
+  "wsgi.url_scheme": string;
   /** The request body. */
-  "wsgi.input"?: InputStream;
+  "wsgi.input": InputStream;
   /** Where diagnostics go. */
-  "wsgi.errors"?: ErrorStream;
+  "wsgi.errors": ErrorStream;
   /** True if the app may be run concurrently in one process. */
-  "wsgi.multithread"?: boolean;
+  "wsgi.multithread": boolean;
   /** True if the app may be run in several processes at once. */
-  "wsgi.multiprocess"?: boolean;
+  "wsgi.multiprocess": boolean;
   /** True if the app will run once in this process (CGI). */
-  "wsgi.run_once"?: boolean;
-  /** Wraps a file as an efficiently sent response body. */
+  "wsgi.run_once": boolean;
+  /** Wraps a file as an efficiently sent response body (optional in PEP 3333). */
   "wsgi.file_wrapper"?: FileWrapperFactory;
 }
+
+/**
+ * A response header list as `startResponse` takes it: `[name, value]`
+ * pairs. Readonly lists and pairs are accepted, and so is the `string[][]`
+ * that TypeScript infers for a list declared apart
+ * (`const headers = [["Content-Type", "text/plain"]]`); that every entry is
+ * a pair of strings is checked when the app runs.
+ *
+ * The handlers wrap the list in place, as wsgiref does (they may add
+ * `Content-Length` to it); a frozen list is copied instead, so a list
+ * shared between requests should be frozen (`Object.freeze`).
+ *
+ * @example
+ * ```ts
+ * import type { HeaderList, WSGIApplication } from "@wsgiref/wsgiref/types";
+ *
+ * const TEXT: HeaderList = Object.freeze([["Content-Type", "text/plain"]] as const);
+ * const app: WSGIApplication = (_environ, startResponse) => {
+ *   startResponse("200 OK", TEXT);
+ *   return [new TextEncoder().encode("Hello")];
+ * };
+ * ```
+ */
+export type HeaderList = readonly (readonly string[])[];
 
 /**
  * The `write()` callable returned by `startResponse`: writes body bytes
@@ -224,7 +281,7 @@ export type WriteFn = (data: Uint8Array) => void;
  */
 export type StartResponse = (
   status: string,
-  headers: [string, string][],
+  headers: HeaderList,
   excInfo?: unknown,
 ) => WriteFn;
 

@@ -9,7 +9,7 @@
  * import { requestUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { PATH_INFO: "/spam", QUERY_STRING: "a=1" };
+ * const environ: Partial<WSGIEnvironment> = { PATH_INFO: "/spam", QUERY_STRING: "a=1" };
  * setupTestingDefaults(environ);
  * console.log(requestUri(environ)); // "http://127.0.0.1/spam?a=1"
  * ```
@@ -36,12 +36,14 @@ import type {
  * guessScheme({}); // "http"
  * ```
  */
-export function guessScheme(environ: WSGIEnvironment): "http" | "https" {
+export function guessScheme(
+  environ: Partial<WSGIEnvironment>,
+): "http" | "https" {
   const https = environ.HTTPS;
   return https === "yes" || https === "on" || https === "1" ? "https" : "http";
 }
 
-function required(environ: WSGIEnvironment, key: string): string {
+function required(environ: Partial<WSGIEnvironment>, key: string): string {
   const value = environ[key];
   if (typeof value !== "string") {
     throw new TypeError(
@@ -90,12 +92,12 @@ function quote(s: string, safe: string, what: string): string {
  * import { applicationUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { SCRIPT_NAME: "/sp\xe4m" };
+ * const environ: Partial<WSGIEnvironment> = { SCRIPT_NAME: "/sp\xe4m" };
  * setupTestingDefaults(environ);
  * applicationUri(environ); // "http://127.0.0.1/sp%E4m"
  * ```
  */
-export function applicationUri(environ: WSGIEnvironment): string {
+export function applicationUri(environ: Partial<WSGIEnvironment>): string {
   const scheme = required(environ, "wsgi.url_scheme");
   let url = scheme + "://";
   if (environ.HTTP_HOST) {
@@ -118,7 +120,7 @@ export function applicationUri(environ: WSGIEnvironment): string {
  * import { requestUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = {
+ * const environ: Partial<WSGIEnvironment> = {
  *   SCRIPT_NAME: "/spammity",
  *   PATH_INFO: "/spam;cookie=1234,5678",
  *   QUERY_STRING: "say=ni",
@@ -129,7 +131,7 @@ export function applicationUri(environ: WSGIEnvironment): string {
  * ```
  */
 export function requestUri(
-  environ: WSGIEnvironment,
+  environ: Partial<WSGIEnvironment>,
   includeQuery = true,
 ): string {
   let url = applicationUri(environ);
@@ -173,13 +175,15 @@ function normpath(path: string): string {
  * import { shiftPathInfo } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { SCRIPT_NAME: "/a", PATH_INFO: "/x/y" };
+ * const environ: Partial<WSGIEnvironment> = { SCRIPT_NAME: "/a", PATH_INFO: "/x/y" };
  * shiftPathInfo(environ); // "x"
  * environ.SCRIPT_NAME; // "/a/x"
  * environ.PATH_INFO; // "/y"
  * ```
  */
-export function shiftPathInfo(environ: WSGIEnvironment): string | undefined {
+export function shiftPathInfo(
+  environ: Partial<WSGIEnvironment>,
+): string | undefined {
   const pathInfo = environ.PATH_INFO ?? "";
   if (!pathInfo) return undefined;
   let parts = pathInfo.split("/");
@@ -207,7 +211,11 @@ export function shiftPathInfo(environ: WSGIEnvironment): string | undefined {
   return name === "." ? undefined : name;
 }
 
-function setDefault(environ: WSGIEnvironment, key: string, value: unknown) {
+function setDefault(
+  environ: Partial<WSGIEnvironment>,
+  key: string,
+  value: unknown,
+) {
   if (!Object.hasOwn(environ, key)) environ[key] = value;
 }
 
@@ -228,13 +236,15 @@ function setDefault(environ: WSGIEnvironment, key: string, value: unknown) {
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { HTTPS: "on" };
+ * const environ: Partial<WSGIEnvironment> = { HTTPS: "on" };
  * setupTestingDefaults(environ);
  * environ["wsgi.url_scheme"]; // "https"
  * environ.SERVER_PORT; // "443"
  * ```
  */
-export function setupTestingDefaults(environ: WSGIEnvironment): void {
+export function setupTestingDefaults(
+  environ: Partial<WSGIEnvironment>,
+): asserts environ is WSGIEnvironment {
   setDefault(environ, "SERVER_NAME", "127.0.0.1");
   setDefault(environ, "SERVER_PROTOCOL", "HTTP/1.0");
   setDefault(environ, "HTTP_HOST", environ.SERVER_NAME);
@@ -286,7 +296,20 @@ const HOP_BY_HOP = new Set([
  * ```
  */
 export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name.toLowerCase());
+  // Only these lengths can match: most names are told apart without
+  // lower-casing them.
+  switch (name.length) {
+    case 2:
+    case 7:
+    case 8:
+    case 10:
+    case 17:
+    case 18:
+    case 19:
+      return HOP_BY_HOP.has(name.toLowerCase());
+    default:
+      return false;
+  }
 }
 
 function isFsFile(f: unknown): f is Deno.FsFile {

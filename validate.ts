@@ -18,7 +18,7 @@
  *   startResponse("200 OK", []); // no Content-Type
  *   return [];
  * };
- * const environ: WSGIEnvironment = { QUERY_STRING: "" };
+ * const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "" };
  * setupTestingDefaults(environ);
  * try {
  *   validator(app)(environ, () => () => {});
@@ -31,7 +31,7 @@
  * @module
  */
 
-import { AssertionError, check } from "./_errors.ts";
+import { AssertionError, check, isPromiseLike } from "./_gateway.ts";
 import { repr } from "./_repr.ts";
 import {
   blame,
@@ -93,7 +93,7 @@ export type { FileWrapper } from "./util.ts";
  * };
  * const warnings: WSGIWarning[] = [];
  * const checked = validator(app, { onWarning: (w) => warnings.push(w) });
- * const environ: WSGIEnvironment = { QUERY_STRING: "", REQUEST_METHOD: "BREW" };
+ * const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "", REQUEST_METHOD: "BREW" };
  * setupTestingDefaults(environ);
  * const body = await checked(environ, () => () => {});
  * await body.close?.(); // a server always closes the body
@@ -134,11 +134,6 @@ export interface ValidatorOptions {
 
 function defaultOnWarning(warning: WSGIWarning): void {
   console.warn(`${warning.name}: ${warning.message}`);
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }
 
 /**
@@ -208,7 +203,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * };
  * const warnings: WSGIWarning[] = [];
  * const checked = validator(app, { onWarning: (w) => warnings.push(w) });
- * const environ: WSGIEnvironment = { QUERY_STRING: "" };
+ * const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "" };
  * setupTestingDefaults(environ);
  * const body = await checked(environ, () => () => {});
  * await body.close?.(); // a server always closes the body

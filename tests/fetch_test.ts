@@ -16,6 +16,7 @@ import {
   StringIO,
 } from "../util.ts";
 import type {
+  HeaderList,
   ResponseBody,
   StartResponse,
   WSGIApplication,
@@ -330,33 +331,45 @@ Deno.test("toFetchHandler: request body limit", async (t) => {
 });
 
 Deno.test("toFetchHandler: the response", async (t) => {
+  await t.step("status, reason, Set-Cookie apart", async () => {
+    const body = counted([enc("gone")]);
+    const handler = toFetchHandler((_env, startResponse) => {
+      startResponse("404 Nowhere To Be Found", [
+        ["Content-Type", "text/plain"],
+        ["Set-Cookie", "a=1; Path=/"],
+        ["Set-Cookie", "b=2, c=3"],
+        ["X-Other", "v"],
+      ]);
+      return body;
+    });
+    const response = await handler(new Request("http://x/"));
+    assertEquals(response.status, 404);
+    assertEquals(response.statusText, "Nowhere To Be Found");
+    assertEquals(response.headers.getSetCookie(), [
+      "a=1; Path=/",
+      "b=2, c=3",
+    ]);
+    assertEquals(response.headers.get("x-other"), "v");
+    assertEquals(await response.text(), "gone");
+    assertEquals(body.closes, 1);
+  });
+
   await t.step(
-    "status, reason, Set-Cookie apart, hop-by-hop dropped",
+    "a hop-by-hop header added after startResponse is left out",
     async () => {
-      const body = counted([enc("gone")]);
+      // startResponse refuses one (see tests/gateway_test.ts); one pushed
+      // onto the list later is the Fetch host's to send, not the app's.
       const handler = toFetchHandler((_env, startResponse) => {
-        startResponse("404 Nowhere To Be Found", [
-          ["Content-Type", "text/plain"],
-          ["Set-Cookie", "a=1; Path=/"],
-          ["Set-Cookie", "b=2, c=3"],
-          ["Connection", "close"],
-          ["Transfer-Encoding", "chunked"],
-          ["X-Other", "v"],
-        ]);
-        return body;
+        const headers: [string, string][] = [["Content-Type", "text/plain"]];
+        startResponse("200 OK", headers);
+        headers.push(["Connection", "close"], ["X-Late", "1"]);
+        return [enc("ok")];
       });
       const response = await handler(new Request("http://x/"));
-      assertEquals(response.status, 404);
-      assertEquals(response.statusText, "Nowhere To Be Found");
-      assertEquals(response.headers.getSetCookie(), [
-        "a=1; Path=/",
-        "b=2, c=3",
-      ]);
-      assertEquals(response.headers.get("x-other"), "v");
+      assertEquals(response.status, 200);
       assertFalse(response.headers.has("connection"));
-      assertFalse(response.headers.has("transfer-encoding"));
-      assertEquals(await response.text(), "gone");
-      assertEquals(body.closes, 1);
+      assertEquals(response.headers.get("x-late"), "1");
+      assertEquals(await response.text(), "ok");
     },
   );
 
@@ -384,18 +397,15 @@ Deno.test("toFetchHandler: the response", async (t) => {
       assertEquals(response.headers.get("content-type"), "text/plain");
       assertEquals(await response.text(), "hi");
     }
-    // A reason the Fetch API refuses gets the 500 page, as for any status.
-    for (const status of ["200 O\nK", "200 \u0100", "404 \x00"]) {
+    // A reason that cannot go on the wire gets the 500 page.
+    for (const status of ["200 O\nK", "200 \u0100", "404 \x00", "200 \x7f"]) {
       const errors = new StringIO();
       const response = await toFetchHandler((_env, startResponse) => {
         startResponse(status, [["Content-Type", "text/plain"]]);
         return [enc("hi")];
       }, { errors })(new Request("http://x/"));
       assertEquals(response.status, 500, JSON.stringify(status));
-      assertMatch(
-        errors.getValue(),
-        /TypeError: (Invalid status text|.*ByteString)/,
-      );
+      assertMatch(errors.getValue(), /TypeError: Status "/);
     }
   });
 
@@ -776,74 +786,19 @@ Deno.test("toFetchHandler: errors", async (t) => {
     },
   );
 
-  await t.step("broken rules are 500s", async () => {
-    const cases: [string, WSGIApplication, RegExp][] = [
-      [
-        "no startResponse",
-        () => [enc("x")],
-        /start_response\(\) was not called/,
-      ],
-      [
-        "no startResponse, empty",
-        () => [],
-        /start_response\(\) was not called/,
-      ],
-      [
-        "write before startResponse",
-        () =>
-          (function* () {
-            yield enc("x");
-          })(),
-        /write\(\) before start_response\(\)/,
-      ],
-      ["string chunk", (_e, sr) => {
-        sr("200 OK", []);
-        return ["text"] as unknown as ResponseBody;
-      }, /must yield Uint8Array chunks, got string/],
-      ["string body", (_e, sr) => {
-        sr("200 OK", []);
-        return "text" as unknown as ResponseBody;
-      }, /must return an iterable of Uint8Array .*got string/],
-      ["bare Uint8Array body", (_e, sr) => {
-        sr("200 OK", []);
-        return enc("x") as unknown as ResponseBody;
-      }, /must yield Uint8Array chunks, got number/],
-      ["not iterable", (_e, sr) => {
-        sr("200 OK", []);
-        return 42 as unknown as ResponseBody;
-      }, /must return an iterable/],
-      ["bad status", (_e, sr) => {
-        sr("OK", []);
-        return [];
-      }, /Status must be at least 4 characters/],
-      ["status without code", (_e, sr) => {
-        sr("Fine thanks", []);
-        return [];
-      }, /must begin w\/3-digit code/],
-      ["startResponse twice", (_e, sr) => {
-        sr("200 OK", []);
-        sr("200 OK", []);
-        return [];
-      }, /Headers already set!/],
-      ["header value not a string", (_e, sr) => {
-        sr("200 OK", [["X-N", 5 as unknown as string]]);
-        return [];
-      }, /Header value must be of type str/],
-      ["header with a newline", (_e, sr) => {
-        sr("200 OK", [["X-N", "a\r\nb: c"]]);
-        return [];
-      }, /could not be built|failed/],
-      ["1xx status", (_e, sr) => {
-        sr("100 Continue", []);
-        return [];
-      }, /failed/],
-    ];
-    for (const [name, app, message] of cases) {
-      const { response, errors } = await run(app);
-      assertEquals(response.status, 500, name);
-      await response.body?.cancel();
-      assertMatch(errors.getValue(), message, name);
-    }
+  await t.step("a status the Fetch API cannot carry is a 500", async () => {
+    // The broken apps every gateway refuses alike are in
+    // tests/gateway_test.ts; this one is the bridge's own.
+    const { response, errors } = await run((_e, sr) => {
+      sr("100 Continue", []);
+      return [];
+    });
+    assertEquals(response.status, 500);
+    await response.body?.cancel();
+    assertMatch(
+      errors.getValue(),
+      /RangeError: Status "100 Continue" cannot be sent through the Fetch API/,
+    );
   });
 });
 
@@ -864,7 +819,7 @@ async function collect(body: ResponseBody): Promise<Uint8Array> {
 }
 
 function callApp(app: WSGIApplication, environ: WSGIEnvironment) {
-  const calls: { status: string; headers: [string, string][] }[] = [];
+  const calls: { status: string; headers: HeaderList }[] = [];
   const result = app(environ, (status, headers) => {
     calls.push({ status, headers });
     return () => {};
@@ -881,7 +836,7 @@ Deno.test("fromFetchHandler", async (t) => {
       bodyText = await request.text();
       return new Response("fine");
     });
-    const environ: WSGIEnvironment = {
+    const environ: Partial<WSGIEnvironment> = {
       REQUEST_METHOD: "POST",
       SCRIPT_NAME: "/cgi-bin/app",
       PATH_INFO: "/caf\xc3\xa9 x",
@@ -897,10 +852,8 @@ Deno.test("fromFetchHandler", async (t) => {
     const { calls, result } = callApp(app, environ);
     const body = await result;
     assertEquals(seen.method, "POST");
-    assertEquals(
-      seen.url,
-      "http://example.com:8080/cgi-bin/app/caf%C3%A9%20x?a=1&b=%20",
-    );
+    // SCRIPT_NAME left out: the Fetch app sees itself at the root.
+    assertEquals(seen.url, "http://example.com:8080/caf%C3%A9%20x?a=1&b=%20");
     assertEquals(seen.headers.get("x-custom-thing"), "yes");
     assertEquals(seen.headers.get("cookie"), "a=1; b=2");
     assertEquals(seen.headers.get("content-type"), "text/plain");
@@ -926,11 +879,12 @@ Deno.test("fromFetchHandler", async (t) => {
         return new Response(null, { status: 418, headers });
       },
     });
-    const environ: WSGIEnvironment = {};
+    const environ: Partial<WSGIEnvironment> = {};
     setupTestingDefaults(environ);
     const { calls, result } = callApp(app, environ);
     assertEquals(await collect(await result), new Uint8Array());
-    assertEquals(calls[0].status, "418 I'm a teapot");
+    // 418 is "(Unused)" in the IANA registry: no phrase of its own.
+    assertEquals(calls[0].status, "418 Unknown");
     assertEquals(calls[0].headers, [
       ["set-cookie", "a=1"],
       ["set-cookie", "b=2; Expires=Wed, 21 Oct 2026 07:28:00 GMT"],
@@ -942,6 +896,51 @@ Deno.test("fromFetchHandler", async (t) => {
     await second.result;
     assertEquals(second.calls[0].status, "299 Fine Enough");
   });
+
+  await t.step("the mount point: left out, or kept on demand", async () => {
+    const urls: string[] = [];
+    const handler = (request: Request) => {
+      urls.push(request.url);
+      return new Response(null, { status: 204 });
+    };
+    const environ: Partial<WSGIEnvironment> = {
+      SCRIPT_NAME: "/cgi-bin/hono.ts",
+      PATH_INFO: "/hello/ada",
+      QUERY_STRING: "x=1",
+      HTTP_HOST: "example.org",
+    };
+    setupTestingDefaults(environ);
+    await callApp(fromFetchHandler(handler), environ).result;
+    await callApp(
+      fromFetchHandler(handler, { keepScriptName: true }),
+      environ,
+    ).result;
+    const root: Partial<WSGIEnvironment> = { SCRIPT_NAME: "/cgi-bin/hono.ts" };
+    setupTestingDefaults(root);
+    await callApp(fromFetchHandler(handler), root).result;
+    assertEquals(urls, [
+      "http://example.org/hello/ada?x=1",
+      "http://example.org/cgi-bin/hono.ts/hello/ada?x=1",
+      "http://127.0.0.1/",
+    ]);
+  });
+
+  await t.step(
+    "a CGI run from a shell: no SERVER_NAME, no PATH_INFO",
+    async () => {
+      // What the README's warm-up command gives a bridged CGI program.
+      const app = fromFetchHandler((request) => new Response(request.url));
+      const environ = {
+        REQUEST_METHOD: "GET",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": new BytesIO(),
+      } as unknown as WSGIEnvironment;
+      const { calls, result } = callApp(app, environ);
+      const body = await collect(await result);
+      assertEquals(calls[0].status, "200 OK");
+      assertEquals(dec(body), "http://localhost/");
+    },
+  );
 
   await t.step("the body streams; close() cancels it", async () => {
     let pulls = 0;
@@ -959,7 +958,7 @@ Deno.test("fromFetchHandler", async (t) => {
         }, { highWaterMark: 0 }),
       )
     );
-    const environ: WSGIEnvironment = {};
+    const environ: Partial<WSGIEnvironment> = {};
     setupTestingDefaults(environ);
     const body = await callApp(app, environ).result;
     const it = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
@@ -985,7 +984,7 @@ Deno.test("fromFetchHandler", async (t) => {
           "wsgi.input": new BytesIO(enc("all of it")),
           "wsgi.input_terminated": true,
         },
-      ] as WSGIEnvironment[]
+      ] as Partial<WSGIEnvironment>[]
     ) {
       setupTestingDefaults(environ);
       const { calls, result } = callApp(app, environ);
@@ -1033,7 +1032,7 @@ Deno.test("fromFetchHandler", async (t) => {
     const app = fromFetchHandler(
       (() => "nope") as unknown as (r: Request) => Response,
     );
-    const environ: WSGIEnvironment = {};
+    const environ: Partial<WSGIEnvironment> = {};
     setupTestingDefaults(environ);
     await assertRejects(() => callApp(app, environ).result, TypeError);
   });
