@@ -407,6 +407,8 @@ export class BaseHandler {
     const body: unknown = this.result;
     checkBody(body);
     if (Array.isArray(body)) {
+      // All returned at once: startResponse can no longer come.
+      if (!this.status) throw noStartResponse();
       for (let i = 0; i < body.length; i++) {
         if (this.#pending || this.#writeError) await this.#settleWrites();
         const r = this.#sendChunk(body[i]);
