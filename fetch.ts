@@ -69,10 +69,14 @@ import type {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { FetchHandler } from "@wsgiref/wsgiref/fetch";
  *
  * const handler: FetchHandler = (request) =>
  *   new Response(`you asked for ${new URL(request.url).pathname}`);
+ *
+ * const response = await handler(new Request("http://localhost/spam"));
+ * assertEquals(await response.text(), "you asked for /spam");
  * ```
  */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -84,11 +88,18 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
  *
  * @example
  * ```ts
- * import type { ServeInfo } from "@wsgiref/wsgiref/fetch";
+ * import { assertEquals } from "@std/assert";
+ * import { type ServeInfo, toFetchHandler } from "@wsgiref/wsgiref/fetch";
  *
  * const info: ServeInfo = {
  *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
  * };
+ * const handler = toFetchHandler((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(String(environ.REMOTE_ADDR))];
+ * });
+ * const response = await handler(new Request("http://localhost/"), info);
+ * assertEquals(await response.text(), "127.0.0.1");
  * ```
  */
 export interface ServeInfo {
@@ -101,12 +112,25 @@ export interface ServeInfo {
  *
  * @example Mounted under a prefix, with a 1 MiB body limit
  * ```ts
- * import type { ToFetchHandlerOptions } from "@wsgiref/wsgiref/fetch";
+ * import { assertEquals } from "@std/assert";
+ * import {
+ *   toFetchHandler,
+ *   type ToFetchHandlerOptions,
+ * } from "@wsgiref/wsgiref/fetch";
  *
  * const options: ToFetchHandlerOptions = {
  *   scriptName: "/app",
  *   maxRequestBody: 1024 * 1024,
  * };
+ * const handler = toFetchHandler((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(`${environ.SCRIPT_NAME} ${environ.PATH_INFO}`)];
+ * }, options);
+ * const inside = await handler(new Request("http://localhost/app/x"));
+ * assertEquals(await inside.text(), "/app /x");
+ * const outside = await handler(new Request("http://localhost/other"));
+ * assertEquals(outside.status, 404);
+ * await outside.body?.cancel();
  * ```
  */
 export interface ToFetchHandlerOptions {

@@ -93,13 +93,10 @@ export type { ResponseHeaders } from "./headers.ts";
  *
  * @example
  * ```ts
+ * import { assertThrows } from "@std/assert";
  * import { BaseHandler, NotImplementedError } from "@wsgiref/wsgiref/handlers";
  *
- * try {
- *   new BaseHandler().getStdin();
- * } catch (e) {
- *   console.log(e instanceof NotImplementedError); // true
- * }
+ * assertThrows(() => new BaseHandler().getStdin(), NotImplementedError);
  * ```
  */
 export class NotImplementedError extends Error {
@@ -109,9 +106,11 @@ export class NotImplementedError extends Error {
    * @param message what to override
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { NotImplementedError } from "@wsgiref/wsgiref/handlers";
    *
-   * throw new NotImplementedError("rawWrite() must be overridden");
+   * const error = new NotImplementedError("rawWrite() must be overridden");
+   * assertEquals(error.name, "NotImplementedError");
    * ```
    */
   constructor(message: string) {
@@ -127,10 +126,11 @@ export class NotImplementedError extends Error {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { isClientDisconnect } from "@wsgiref/wsgiref/handlers";
  *
- * isClientDisconnect(new Deno.errors.BrokenPipe()); // true
- * isClientDisconnect(new Error("disk full")); // false
+ * assertEquals(isClientDisconnect(new Deno.errors.BrokenPipe()), true);
+ * assertEquals(isClientDisconnect(new Error("disk full")), false);
  * ```
  */
 export function isClientDisconnect(error: unknown): boolean {
@@ -147,7 +147,9 @@ export function isClientDisconnect(error: unknown): boolean {
  *
  * @example
  * ```ts
- * import type { HandlerOutput } from "@wsgiref/wsgiref/handlers";
+ * import { assertEquals } from "@std/assert";
+ * import { SimpleHandler, type HandlerOutput } from "@wsgiref/wsgiref/handlers";
+ * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
  * const chunks: Uint8Array[] = [];
  * const out: HandlerOutput = {
@@ -156,6 +158,21 @@ export function isClientDisconnect(error: unknown): boolean {
  *     return p.length;
  *   },
  * };
+ *
+ * const h = new SimpleHandler(new BytesIO(), out, new StringIO(), {
+ *   REQUEST_METHOD: "GET",
+ *   SERVER_PROTOCOL: "HTTP/1.0",
+ * });
+ * h.osEnviron = {};
+ * await h.run((_environ, startResponse) => {
+ *   startResponse("204 No Content", [["Date", "Mon, 05 Jun 2006 18:49:54 GMT"]]);
+ *   return [];
+ * });
+ * assertEquals(
+ *   new TextDecoder().decode(chunks[0]),
+ *   "HTTP/1.0 204 No Content\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\n" +
+ *     "Content-Length: 0\r\n\r\n",
+ * );
  * ```
  */
 export interface HandlerOutput {
@@ -170,9 +187,16 @@ export interface HandlerOutput {
  *
  * @example
  * ```ts
- * import type { SimpleHandlerOptions } from "@wsgiref/wsgiref/handlers";
+ * import { assertEquals } from "@std/assert";
+ * import {
+ *   SimpleHandler,
+ *   type SimpleHandlerOptions,
+ * } from "@wsgiref/wsgiref/handlers";
+ * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
  * const options: SimpleHandlerOptions = { multithread: false, multiprocess: true };
+ * const h = new SimpleHandler(new BytesIO(), new BytesIO(), new StringIO(), {}, options);
+ * assertEquals([h.wsgiMultithread, h.wsgiMultiprocess], [false, true]);
  * ```
  */
 export interface SimpleHandlerOptions {
@@ -208,6 +232,7 @@ function defaultOsEnviron(): Record<string, string> {
  *
  * @example A handler that collects the response in memory
  * ```ts
+ * import { assertMatch } from "@std/assert";
  * import { BaseHandler } from "@wsgiref/wsgiref/handlers";
  * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
@@ -230,11 +255,15 @@ function defaultOsEnviron(): Record<string, string> {
  * }
  *
  * const h = new MemoryHandler();
+ * h.osEnviron = {};
  * await h.run((_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
  *   return [new TextEncoder().encode("hi")];
  * });
- * new TextDecoder().decode(h.out.getValue()); // "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nDate: …\r\nContent-Length: 2\r\n\r\nhi"
+ * assertMatch(
+ *   new TextDecoder().decode(h.out.getValue()),
+ *   /^HTTP\/1\.0 200 OK\r\nDate: .* GMT\r\nContent-Type: text\/plain\r\nContent-Length: 2\r\n\r\nhi$/,
+ * );
  * ```
  */
 export class BaseHandler {
@@ -800,6 +829,7 @@ export class BaseHandler {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SimpleHandler } from "@wsgiref/wsgiref/handlers";
  * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
@@ -808,12 +838,16 @@ export class BaseHandler {
  *   REQUEST_METHOD: "GET",
  *   SERVER_PROTOCOL: "HTTP/1.0",
  * });
+ * h.osEnviron = {};
  * await h.run((_environ, startResponse) => {
  *   startResponse("200 OK", [["Date", "Mon, 05 Jun 2006 18:49:54 GMT"]]);
  *   return [new TextEncoder().encode("Hello")];
  * });
- * new TextDecoder().decode(out.getValue());
- * // "HTTP/1.0 200 OK\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\nContent-Length: 5\r\n\r\nHello"
+ * assertEquals(
+ *   new TextDecoder().decode(out.getValue()),
+ *   "HTTP/1.0 200 OK\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\n" +
+ *     "Content-Length: 5\r\n\r\nHello",
+ * );
  * ```
  */
 export class SimpleHandler extends BaseHandler {
@@ -912,18 +946,22 @@ export class SimpleHandler extends BaseHandler {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { BaseCGIHandler } from "@wsgiref/wsgiref/handlers";
  * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
  * const out = new BytesIO();
- * await new BaseCGIHandler(new BytesIO(), out, new StringIO(), {}).run(
- *   (_environ, startResponse) => {
- *     startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
- *     return [new TextEncoder().encode("nope")];
- *   },
+ * const h = new BaseCGIHandler(new BytesIO(), out, new StringIO(), {});
+ * h.osEnviron = {};
+ * await h.run((_environ, startResponse) => {
+ *   startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode("nope")];
+ * });
+ * assertEquals(
+ *   new TextDecoder().decode(out.getValue()),
+ *   "Status: 404 Not Found\r\nContent-Type: text/plain\r\n" +
+ *     "Content-Length: 4\r\n\r\nnope",
  * );
- * new TextDecoder().decode(out.getValue());
- * // "Status: 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nnope"
  * ```
  */
 export class BaseCGIHandler extends SimpleHandler {

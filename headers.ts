@@ -5,13 +5,17 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { ResponseHeaders } from "@wsgiref/wsgiref/headers";
  *
  * const list: [string, string][] = [["Content-Type", "text/plain"]];
  * const headers = new ResponseHeaders(list);
  * headers.addHeader("Content-Disposition", "attachment", { filename: "a.txt" });
- * list.length; // 2: the list is changed in place
- * headers.toString(); // "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n\r\n"
+ * assertEquals(list.length, 2); // the list is changed in place
+ * assertEquals(
+ *   headers.toString(),
+ *   'Content-Type: text/plain\r\nContent-Disposition: attachment; filename="a.txt"\r\n\r\n',
+ * );
  * ```
  *
  * @module
@@ -62,15 +66,18 @@ function formatParam(key: string, value: string | null): string {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
  * import { ResponseHeaders } from "@wsgiref/wsgiref/headers";
  *
  * const h = new ResponseHeaders();
  * h.set("Foo", "bar");
- * h.get("foo"); // "bar"
- * h.setDefault("Content-Type", "text/plain"); // "text/plain"
- * h.getAll("FOO"); // ["bar"]
+ * assertEquals(h.get("foo"), "bar");
+ * assertEquals(h.setDefault("Content-Type", "text/plain"), "text/plain");
+ * assertEquals(h.getAll("FOO"), ["bar"]);
  * h.delete("foo");
- * h.has("Foo"); // false
+ * assertEquals(h.has("Foo"), false);
+ * // Nothing that could forge a header gets in:
+ * assertThrows(() => h.set("X-A", "1\r\nSet-Cookie: a=1"), TypeError, "CR");
  * ```
  */
 export class ResponseHeaders implements Iterable<[string, string]> {
@@ -157,13 +164,14 @@ export class ResponseHeaders implements Iterable<[string, string]> {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { ResponseHeaders } from "@wsgiref/wsgiref/headers";
    *
    * const h = new ResponseHeaders();
    * h.addHeader("content-disposition", "attachment", { file_name: "bud.gif" });
-   * h.get("Content-Disposition"); // 'attachment; file-name="bud.gif"'
+   * assertEquals(h.get("Content-Disposition"), 'attachment; file-name="bud.gif"');
    * h.addHeader("Foo", "bar", { cheese: null });
-   * h.get("foo"); // "bar; cheese"
+   * assertEquals(h.get("foo"), "bar; cheese");
    * ```
    */
   addHeader(

@@ -7,12 +7,24 @@
  *
  * @example A typed WSGI application
  * ```ts
- * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { assertEquals } from "@std/assert";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
  *   return [new TextEncoder().encode(`Hello ${environ.PATH_INFO}`)];
  * };
+ *
+ * const environ: Partial<WSGIEnvironment> = { PATH_INFO: "/world" };
+ * setupTestingDefaults(environ);
+ * let status = "";
+ * const body = app(environ, (s) => {
+ *   status = s;
+ *   return () => {};
+ * }) as Uint8Array[];
+ * assertEquals(status, "200 OK");
+ * assertEquals(new TextDecoder().decode(body[0]), "Hello /world");
  * ```
  *
  * @module
@@ -29,11 +41,17 @@ import type { FileWrapper } from "./util.ts";
  *
  * @example Reading a form body
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { BytesIO } from "@wsgiref/wsgiref/util";
  * import type { InputStream } from "@wsgiref/wsgiref/types";
  *
  * function readBody(input: InputStream, length: number): string {
  *   return new TextDecoder().decode(input.read(length));
  * }
+ *
+ * const input = new BytesIO(new TextEncoder().encode("a=1&b=2"));
+ * assertEquals(readBody(input, 3), "a=1");
+ * assertEquals(readBody(input, 100), "&b=2");
  * ```
  */
 export interface InputStream {
@@ -53,13 +71,21 @@ export interface InputStream {
  *
  * @example Logging from an app
  * ```ts
- * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { assertEquals } from "@std/assert";
+ * import { setupTestingDefaults, StringIO } from "@wsgiref/wsgiref/util";
+ * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (environ, startResponse) => {
  *   environ["wsgi.errors"].write("handling a request\n");
  *   startResponse("204 No Content", []);
  *   return [];
  * };
+ *
+ * const errors = new StringIO();
+ * const environ: Partial<WSGIEnvironment> = { "wsgi.errors": errors };
+ * setupTestingDefaults(environ);
+ * app(environ, () => () => {});
+ * assertEquals(errors.getValue(), "handling a request\n");
  * ```
  */
 export interface ErrorStream {
@@ -78,6 +104,8 @@ export interface ErrorStream {
  *
  * @example An in-memory file-like
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { FileWrapper } from "@wsgiref/wsgiref/util";
  * import type { FileLike } from "@wsgiref/wsgiref/types";
  *
  * const data = new Uint8Array(100);
@@ -89,6 +117,8 @@ export interface ErrorStream {
  *     return chunk;
  *   },
  * };
+ * const blocks = [...new FileWrapper(file, 64)];
+ * assertEquals(blocks.map((b) => b.length), [64, 36]);
  * ```
  */
 export interface FileLike {
@@ -104,13 +134,22 @@ export interface FileLike {
  *
  * @example Returning a file from an app
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { toFetchHandler } from "@wsgiref/wsgiref/fetch";
  * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
  *
+ * const path = await Deno.makeTempFile({ suffix: ".md" });
+ * await Deno.writeTextFile(path, "# Notes\n");
+ *
  * const app: WSGIApplication = async (environ, startResponse) => {
- *   const file = await Deno.open("README.md");
+ *   const file = await Deno.open(path);
  *   startResponse("200 OK", [["Content-Type", "text/markdown"]]);
  *   return environ["wsgi.file_wrapper"]!(file, 65536); // optional in PEP 3333
  * };
+ *
+ * const response = await toFetchHandler(app)(new Request("http://localhost/"));
+ * assertEquals(await response.text(), "# Notes\n");
+ * await Deno.remove(path);
  * ```
  */
 export type FileWrapperFactory = (
@@ -125,10 +164,12 @@ export type FileWrapperFactory = (
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { FileWrapperClass } from "@wsgiref/wsgiref/types";
- * import { FileWrapper } from "@wsgiref/wsgiref/util";
+ * import { BytesIO, FileWrapper } from "@wsgiref/wsgiref/util";
  *
  * const cls: FileWrapperClass = FileWrapper;
+ * assertEquals(new cls(new BytesIO()).blksize, 8192);
  * ```
  */
 export type FileWrapperClass = new (
@@ -234,13 +275,37 @@ export interface WSGIEnvironment {
  *
  * @example
  * ```ts
- * import type { HeaderList, WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { assertEquals } from "@std/assert";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type {
+ *   HeaderList,
+ *   WSGIApplication,
+ *   WSGIEnvironment,
+ * } from "@wsgiref/wsgiref/types";
  *
  * const TEXT: HeaderList = Object.freeze([["Content-Type", "text/plain"]] as const);
  * const app: WSGIApplication = (_environ, startResponse) => {
  *   startResponse("200 OK", TEXT);
  *   return [new TextEncoder().encode("Hello")];
  * };
+ *
+ * // Declared apart, a list is string[][] to TypeScript: accepted too.
+ * const headers = [["Content-Type", "text/html"], ["X-Frame-Options", "DENY"]];
+ * const html: WSGIApplication = (_environ, startResponse) => {
+ *   startResponse("200 OK", headers);
+ *   return [];
+ * };
+ *
+ * const environ: Partial<WSGIEnvironment> = {};
+ * setupTestingDefaults(environ);
+ * const seen: HeaderList[] = [];
+ * for (const each of [app, html]) {
+ *   each(environ, (_status, list) => {
+ *     seen.push(list);
+ *     return () => {};
+ *   });
+ * }
+ * assertEquals(seen, [TEXT, headers]);
  * ```
  */
 export type HeaderList = readonly (readonly string[])[];
@@ -251,6 +316,8 @@ export type HeaderList = readonly (readonly string[])[];
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { toFetchHandler } from "@wsgiref/wsgiref/fetch";
  * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (_environ, startResponse) => {
@@ -258,6 +325,9 @@ export type HeaderList = readonly (readonly string[])[];
  *   write(new TextEncoder().encode("written, "));
  *   return [new TextEncoder().encode("then returned")];
  * };
+ *
+ * const response = await toFetchHandler(app)(new Request("http://localhost/"));
+ * assertEquals(await response.text(), "written, then returned");
  * ```
  */
 export type WriteFn = (data: Uint8Array) => void;
@@ -271,12 +341,20 @@ export type WriteFn = (data: Uint8Array) => void;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { StartResponse } from "@wsgiref/wsgiref/types";
  *
  * function notFound(startResponse: StartResponse): Uint8Array[] {
  *   startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
  *   return [new TextEncoder().encode("not found")];
  * }
+ *
+ * const calls: string[] = [];
+ * notFound((status, headers) => {
+ *   calls.push(`${status}; ${headers.length} header`);
+ *   return () => {};
+ * });
+ * assertEquals(calls, ["404 Not Found; 1 header"]);
  * ```
  */
 export type StartResponse = (
@@ -291,6 +369,7 @@ export type StartResponse = (
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ResponseChunks } from "@wsgiref/wsgiref/types";
  *
  * async function* slow(): AsyncGenerator<Uint8Array> {
@@ -298,6 +377,9 @@ export type StartResponse = (
  *   yield new TextEncoder().encode("two");
  * }
  * const body: ResponseChunks = slow();
+ *
+ * const chunks = await Array.fromAsync(body as AsyncIterable<Uint8Array>);
+ * assertEquals(chunks.map((c) => new TextDecoder().decode(c)), ["one ", "two"]);
  * ```
  */
 export type ResponseChunks =
@@ -312,13 +394,18 @@ export type ResponseChunks =
  *
  * @example A body with close()
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { ResponseBody } from "@wsgiref/wsgiref/types";
  *
+ * let released = 0;
  * const body: ResponseBody = Object.assign([new Uint8Array([104, 105])], {
  *   close() {
- *     console.log("released");
+ *     released++;
  *   },
  * });
+ *
+ * await body.close?.(); // what a server does once, whatever happens
+ * assertEquals(released, 1);
  * ```
  */
 export type ResponseBody = ResponseChunks & {
@@ -332,12 +419,18 @@ export type ResponseBody = ResponseChunks & {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { toFetchHandler } from "@wsgiref/wsgiref/fetch";
  * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
  *
  * const app: WSGIApplication = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
  *   return [new TextEncoder().encode("Hello world!")];
  * };
+ *
+ * const response = await toFetchHandler(app)(new Request("http://localhost/"));
+ * assertEquals(response.status, 200);
+ * assertEquals(await response.text(), "Hello world!");
  * ```
  */
 export type WSGIApplication = (

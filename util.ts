@@ -6,12 +6,13 @@
  *
  * @example Reconstructing the request URL
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { requestUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const environ: Partial<WSGIEnvironment> = { PATH_INFO: "/spam", QUERY_STRING: "a=1" };
  * setupTestingDefaults(environ);
- * console.log(requestUri(environ)); // "http://127.0.0.1/spam?a=1"
+ * assertEquals(requestUri(environ), "http://127.0.0.1/spam?a=1");
  * ```
  *
  * @module
@@ -30,10 +31,11 @@ import type {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { guessScheme } from "@wsgiref/wsgiref/util";
  *
- * guessScheme({ HTTPS: "on" }); // "https"
- * guessScheme({}); // "http"
+ * assertEquals(guessScheme({ HTTPS: "on" }), "https");
+ * assertEquals(guessScheme({}), "http");
  * ```
  */
 export function guessScheme(
@@ -89,12 +91,13 @@ function quote(s: string, safe: string, what: string): string {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { applicationUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const environ: Partial<WSGIEnvironment> = { SCRIPT_NAME: "/sp\xe4m" };
  * setupTestingDefaults(environ);
- * applicationUri(environ); // "http://127.0.0.1/sp%E4m"
+ * assertEquals(applicationUri(environ), "http://127.0.0.1/sp%E4m");
  * ```
  */
 export function applicationUri(environ: Partial<WSGIEnvironment>): string {
@@ -117,6 +120,7 @@ export function applicationUri(environ: Partial<WSGIEnvironment>): string {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { requestUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
@@ -126,8 +130,14 @@ export function applicationUri(environ: Partial<WSGIEnvironment>): string {
  *   QUERY_STRING: "say=ni",
  * };
  * setupTestingDefaults(environ);
- * requestUri(environ); // "http://127.0.0.1/spammity/spam;cookie=1234,5678?say=ni"
- * requestUri(environ, false); // "http://127.0.0.1/spammity/spam;cookie=1234,5678"
+ * assertEquals(
+ *   requestUri(environ),
+ *   "http://127.0.0.1/spammity/spam;cookie=1234,5678?say=ni",
+ * );
+ * assertEquals(
+ *   requestUri(environ, false),
+ *   "http://127.0.0.1/spammity/spam;cookie=1234,5678",
+ * );
  * ```
  */
 export function requestUri(
@@ -172,13 +182,14 @@ function normpath(path: string): string {
  *
  * @example Routing on the first segment
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { shiftPathInfo } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const environ: Partial<WSGIEnvironment> = { SCRIPT_NAME: "/a", PATH_INFO: "/x/y" };
- * shiftPathInfo(environ); // "x"
- * environ.SCRIPT_NAME; // "/a/x"
- * environ.PATH_INFO; // "/y"
+ * assertEquals(shiftPathInfo(environ), "x");
+ * assertEquals(environ.SCRIPT_NAME, "/a/x");
+ * assertEquals(environ.PATH_INFO, "/y");
  * ```
  */
 export function shiftPathInfo(
@@ -233,13 +244,15 @@ function setDefault(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const environ: Partial<WSGIEnvironment> = { HTTPS: "on" };
- * setupTestingDefaults(environ);
- * environ["wsgi.url_scheme"]; // "https"
- * environ.SERVER_PORT; // "443"
+ * setupTestingDefaults(environ); // now a WSGIEnvironment
+ * assertEquals(environ["wsgi.url_scheme"], "https");
+ * assertEquals(environ.SERVER_PORT, "443");
+ * assertEquals(environ["wsgi.input"].read().length, 0);
  * ```
  */
 export function setupTestingDefaults(
@@ -289,10 +302,11 @@ const HOP_BY_HOP = new Set([
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { isHopByHop } from "@wsgiref/wsgiref/util";
  *
- * isHopByHop("Keep-Alive"); // true
- * isHopByHop("Cache-Control"); // false
+ * assertEquals(isHopByHop("Keep-Alive"), true);
+ * assertEquals(isHopByHop("Cache-Control"), false);
  * ```
  */
 export function isHopByHop(name: string): boolean {
@@ -330,14 +344,25 @@ function isFsFile(f: unknown): f is Deno.FsFile {
  *
  * @example Serving a file
  * ```ts
- * import { FileWrapper } from "@wsgiref/wsgiref/util";
- * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { assertEquals } from "@std/assert";
+ * import { FileWrapper, setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(100_000));
  *
  * const app: WSGIApplication = async (_environ, startResponse) => {
- *   const file = await Deno.open("README.md");
- *   startResponse("200 OK", [["Content-Type", "text/markdown"]]);
+ *   const file = await Deno.open(path);
+ *   startResponse("200 OK", [["Content-Type", "application/octet-stream"]]);
  *   return new FileWrapper(file, 65536);
  * };
+ *
+ * const environ: Partial<WSGIEnvironment> = {};
+ * setupTestingDefaults(environ);
+ * const body = await app(environ, () => () => {}) as FileWrapper;
+ * assertEquals([...body].map((block) => block.length), [65536, 34464]);
+ * await body.close(); // closes the file, as a server does
+ * await Deno.remove(path);
  * ```
  */
 export class FileWrapper
@@ -438,15 +463,17 @@ const EMPTY = new Uint8Array(0);
  *
  * @example A request body and a response sink
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { BytesIO } from "@wsgiref/wsgiref/util";
  *
+ * const text = (b: Uint8Array) => new TextDecoder().decode(b);
  * const input = new BytesIO(new TextEncoder().encode("a=1\nb=2\n"));
- * input.readline(); // bytes of "a=1\n"
- * input.read(); // bytes of "b=2\n"
+ * assertEquals(text(input.readline()), "a=1\n");
+ * assertEquals(text(input.read()), "b=2\n");
  *
  * const out = new BytesIO();
  * out.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n"));
- * new TextDecoder().decode(out.getValue()); // "HTTP/1.0 200 OK\r\n"
+ * assertEquals(text(out.getValue()), "HTTP/1.0 200 OK\r\n");
  * ```
  */
 export class BytesIO implements InputStream {
@@ -552,12 +579,13 @@ export class BytesIO implements InputStream {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { StringIO } from "@wsgiref/wsgiref/util";
  *
  * const errors = new StringIO();
  * errors.write("oops\n");
  * errors.writelines(["a\n", "b\n"]);
- * errors.getValue(); // "oops\na\nb\n"
+ * assertEquals(errors.getValue(), "oops\na\nb\n");
  * ```
  */
 export class StringIO implements ErrorStream {

@@ -10,6 +10,7 @@
  *
  * @example Catching a broken app in a test
  * ```ts
+ * import { assertThrows } from "@std/assert";
  * import { AssertionError, validator } from "@wsgiref/wsgiref/validate";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
@@ -20,12 +21,11 @@
  * };
  * const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "" };
  * setupTestingDefaults(environ);
- * try {
- *   validator(app)(environ, () => () => {});
- * } catch (e) {
- *   if (!(e instanceof AssertionError)) throw e;
- *   console.log(e.message); // "No Content-Type header found in headers ([])"
- * }
+ * assertThrows(
+ *   () => validator(app)(environ, () => () => {}),
+ *   AssertionError,
+ *   "No Content-Type header found in headers ([])",
+ * );
  * ```
  *
  * @module
@@ -83,6 +83,7 @@ export type { FileWrapper } from "./util.ts";
  *
  * @example Collecting warnings
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { validator, WSGIWarning } from "@wsgiref/wsgiref/validate";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
@@ -97,7 +98,7 @@ export type { FileWrapper } from "./util.ts";
  * setupTestingDefaults(environ);
  * const body = await checked(environ, () => () => {});
  * await body.close?.(); // a server always closes the body
- * console.log(warnings[0].message); // "Unknown REQUEST_METHOD: 'BREW'"
+ * assertEquals(warnings[0].message, "Unknown REQUEST_METHOD: 'BREW'");
  * ```
  */
 export class WSGIWarning extends Error {
@@ -113,13 +114,28 @@ export class WSGIWarning extends Error {
  *
  * @example Turning warnings into failures
  * ```ts
- * import { type ValidatorOptions, WSGIWarning } from "@wsgiref/wsgiref/validate";
+ * import { assertThrows } from "@std/assert";
+ * import {
+ *   type ValidatorOptions,
+ *   validator,
+ *   WSGIWarning,
+ * } from "@wsgiref/wsgiref/validate";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const strict: ValidatorOptions = {
  *   onWarning(warning: WSGIWarning) {
  *     throw warning;
  *   },
  * };
+ *
+ * const environ: Partial<WSGIEnvironment> = {}; // no QUERY_STRING: a warning
+ * setupTestingDefaults(environ);
+ * const app = validator((_environ, startResponse) => {
+ *   startResponse("204 No Content", []);
+ *   return [];
+ * }, strict);
+ * assertThrows(() => app(environ, () => () => {}), WSGIWarning, "QUERY_STRING");
  * ```
  */
 export interface ValidatorOptions {
@@ -193,6 +209,7 @@ function defaultOnWarning(warning: WSGIWarning): void {
  *
  * @example Asserting warnings in a test
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { validator, type WSGIWarning } from "@wsgiref/wsgiref/validate";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
@@ -207,9 +224,10 @@ function defaultOnWarning(warning: WSGIWarning): void {
  * setupTestingDefaults(environ);
  * const body = await checked(environ, () => () => {});
  * await body.close?.(); // a server always closes the body
- * console.log(warnings.map((w) => w.message));
- * // ["The status string ('200') should be a three-digit integer followed
- * //   by a single space and a status explanation"]
+ * assertEquals(warnings.map((w) => w.message), [
+ *   "The status string ('200') should be a three-digit integer followed " +
+ *   "by a single space and a status explanation",
+ * ]);
  * ```
  */
 export function validator(
