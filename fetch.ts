@@ -857,13 +857,14 @@ function plain(status: number, text: string): Response {
  * import { assertEquals } from "@std/assert";
  * import { toFetchHandler } from "@wsgiref/wsgiref/fetch";
  *
+ * let pathInfo: string | undefined;
  * const handler = toFetchHandler((environ, startResponse) => {
- *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
- *   // The request's bytes, one code unit each: "/caf\xc3\xa9" for /café.
- *   const bytes = Uint8Array.from(environ.PATH_INFO ?? "", (c) => c.charCodeAt(0));
- *   return [bytes];
+ *   pathInfo = environ.PATH_INFO; // a native string: one code unit per byte
+ *   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+ *   return [Uint8Array.from(pathInfo ?? "", (c) => c.charCodeAt(0))];
  * });
  * const response = await handler(new Request("http://localhost/caf%C3%A9"));
+ * assertEquals(pathInfo, "/caf\xc3\xa9"); // the UTF-8 bytes of "é", as ISO-8859-1
  * assertEquals(await response.text(), "/café"); // the same bytes, read as UTF-8
  * ```
  */
