@@ -444,8 +444,8 @@ export class BaseHandler {
         if (r) await r;
       }
     } else if (
-      // Checked by shape first: touching the ReadableStream global costs a
-      // few milliseconds at start-up (Deno loads web streams lazily).
+      // Checked by shape first: touching the ReadableStream global makes
+      // Deno load web streams, which a CGI program pays for at start-up.
       typeof (body as { getReader?: unknown }).getReader === "function" &&
       body instanceof ReadableStream
     ) {
@@ -1064,7 +1064,7 @@ function fixIISPathInfo(environ: Record<string, string>): void {
 /**
  * True when every permission is granted, as `-A` does: only then does Deno
  * let a program read /proc/self/environ (asking first spares a thrown
- * error, which costs about a millisecond of CGI start-up).
+ * error, which CGI start-up would pay for).
  */
 function allGranted(): boolean {
   for (const name of ["read", "write", "run", "ffi", "sys", "env", "net"]) {

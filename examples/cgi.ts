@@ -59,7 +59,7 @@ export const app: WSGIApplication = (environ, startResponse) => {
   let form: URLSearchParams;
   if (method === "POST") {
     const length = Number(environ.CONTENT_LENGTH) || 0;
-    const body = environ["wsgi.input"]!.read(length);
+    const body = environ["wsgi.input"].read(length);
     form = parseForm(String.fromCharCode(...body.subarray(0, 65536)));
   } else if (method === "GET" || method === "HEAD") {
     form = parseForm(environ.QUERY_STRING ?? "");

@@ -33,7 +33,7 @@ function text(native: string): string {
 
 /** Says hello, with what the environ says about the request and server. */
 export const app: WSGIApplication = (environ, startResponse) => {
-  const input = environ["wsgi.input"]!;
+  const input = environ["wsgi.input"];
   const body = environ.REQUEST_METHOD === "POST" ? input.read() : undefined;
   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
   const lines = [
