@@ -228,21 +228,18 @@ export function checkHeaderList(
       })`,
     );
   }
-  for (let i = 0; i < headers.length; i++) {
-    const pair: unknown = headers[i];
-    if (!Array.isArray(pair) || pair.length !== 2) {
-      throw new TypeError(
-        `Each header must be a [name, value] pair (got ${
-          describe(pair)
-        } at index ${i})`,
-      );
-    }
-    checkPair(pair);
-  }
+  for (let i = 0; i < headers.length; i++) checkPair(headers[i], i);
 }
 
-/** One `[name, value]` pair: two strings that make a valid field. */
-function checkPair(pair: readonly unknown[]): void {
+/** The `i`th header: a `[name, value]` pair of strings that make a valid field. */
+function checkPair(pair: unknown, i: number): void {
+  if (!Array.isArray(pair) || pair.length !== 2) {
+    throw new TypeError(
+      `Each header must be a [name, value] pair (got ${
+        describe(pair)
+      } at index ${i})`,
+    );
+  }
   const name: unknown = pair[0];
   const value: unknown = pair[1];
   checkString(name, "Header name");
@@ -288,13 +285,11 @@ export function checkResponseHeaders(
  * again as values fit for the wire, since the app may have changed its
  * list (or a handler its status) after `startResponse`. `TypeError`s.
  */
-export function checkHead(
-  status: unknown,
-  headers: Iterable<readonly unknown[]>,
-): void {
+export function checkHead(status: unknown, headers: Iterable<unknown>): void {
   checkString(status, "Status");
   checkHeaderValue(status, "Status");
-  for (const pair of headers) checkPair(pair);
+  let i = 0;
+  for (const pair of headers) checkPair(pair, i++);
 }
 
 /**
