@@ -196,22 +196,24 @@ export function checkStatus(status: unknown): asserts status is string {
         'pass the status line, such as "200 OK"',
     );
   }
-  const form = `(got ${JSON.stringify(status)}): a status is a 3-digit code, ` +
-    'a space and a reason, such as "200 OK" or "404 Not Found"';
   if (status.length < 4) {
-    throw new AssertionError(`Status must be at least 4 characters ${form}`);
+    throw badStatus(status, "Status must be at least 4 characters");
   }
   if (!isDigit(status, 0) || !isDigit(status, 1) || !isDigit(status, 2)) {
-    throw new AssertionError(
-      `Status message must begin w/3-digit code ${form}`,
-    );
+    throw badStatus(status, "Status message must begin w/3-digit code");
   }
-  if (status[3] !== " ") {
-    throw new AssertionError(
-      `Status message must have a space after code ${form}`,
-    );
+  if (status.charCodeAt(3) !== 0x20) {
+    throw badStatus(status, "Status message must have a space after code");
   }
   checkHeaderValue(status, "Status");
+}
+
+/** wsgiref's message for a status line of the wrong form, and the form. */
+function badStatus(status: string, message: string): AssertionError {
+  return new AssertionError(
+    `${message} (got ${JSON.stringify(status)}): a status is a 3-digit ` +
+      'code, a space and a reason, such as "200 OK" or "404 Not Found"',
+  );
 }
 
 /**
