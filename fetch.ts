@@ -395,6 +395,121 @@ async function* coalesce(
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
+/** A response head, checked and converted for `new Response`. */
+interface Head {
+  init: ResponseInit;
+  /** The headers name a Content-Type (see `textBody`). */
+  typed: boolean;
+  /** The status takes no body (204, 304, ...). */
+  bodyless: boolean;
+}
+
+/**
+ * Checks a response head again (the app may have changed its list since
+ * `startResponse`) and converts it for `new Response`.
+ */
+function buildHead(status: string, headers: HeaderList): Head {
+  checkHead(status, headers);
+  const code = +status.slice(0, 3);
+  if (code < 200 || code > 599) {
+    throw new RangeError(
+      `Status ${JSON.stringify(status)} cannot be sent through the Fetch ` +
+        "API, whose responses are 200-599 (the Fetch host sends 1xx itself)",
+    );
+  }
+  const { init, typed } = headersInit(headers);
+  return {
+    init: { status: code, statusText: status.slice(4), headers: init },
+    typed,
+    bodyless: NULL_BODY_STATUS.has(code),
+  };
+}
+
+/**
+ * What one `toFetchHandler` keeps of its last request, since its requests
+ * tend to come to the same origin and its app to answer with the same head
+ * and often the same small body: the origin parsed, the head checked and
+ * converted, the text a body decoded to. Each is reused only for an equal
+ * input (the same strings, the same bytes), so a request never sees
+ * another's data; each handler has its own (bench/README.md says what it
+ * saves).
+ */
+class Memory {
+  #origin = "";
+  /** The origin parsed by the last {@linkcode Memory.split}. */
+  parsed: Origin = parseOrigin("http:", 5);
+  #status = "";
+  #flat: string[] = [];
+  #head: Head | null = null;
+  #body: Uint8Array | null = null;
+  #text = "";
+
+  /**
+   * Where the path starts in `url`; leaves the URL's origin parsed in
+   * {@linkcode Memory.parsed}.
+   */
+  split(url: string): number {
+    const n = this.#origin.length;
+    if (n !== 0) {
+      const c = url.charCodeAt(n);
+      // "/", "?", "#" or the end, after the same origin.
+      if (
+        (c === 0x2f || c === 0x3f || c === 0x23 || c !== c) &&
+        url.slice(0, n) === this.#origin
+      ) return n;
+    }
+    const at = pathStart(url);
+    this.#origin = url.slice(0, at);
+    this.parsed = parseOrigin(url, at);
+    return at;
+  }
+
+  /** {@linkcode buildHead}, or the last head when status and headers are equal. */
+  head(status: string, headers: HeaderList): Head {
+    const flat = this.#flat;
+    const n = headers.length;
+    if (status === this.#status && flat.length === 2 * n) {
+      let i = 0;
+      for (; i < n; i++) {
+        const pair = headers[i];
+        if (
+          !Array.isArray(pair) || pair[0] !== flat[2 * i] ||
+          pair[1] !== flat[2 * i + 1]
+        ) break;
+      }
+      if (i === n) return this.#head!;
+    }
+    const head = buildHead(status, headers);
+    const copy: string[] = new Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      copy[2 * i] = headers[i][0];
+      copy[2 * i + 1] = headers[i][1];
+    }
+    this.#status = status;
+    this.#flat = copy;
+    this.#head = head;
+    return head;
+  }
+
+  /** {@linkcode textBody}, comparing an app's constant ASCII answer instead of decoding it again. */
+  text(body: Uint8Array): BodyInit {
+    const n = body.length;
+    if (body === this.#body && n === this.#text.length) {
+      // The same small array again: compared, as the app may have
+      // changed its bytes.
+      let i = 0;
+      while (i < n && body[i] === this.#text.charCodeAt(i)) i++;
+      if (i === n) return this.#text;
+    }
+    const text = textBody(body);
+    if (typeof text === "string" && n <= 64 && text.length === n) {
+      this.#body = body;
+      this.#text = text;
+    }
+    return text;
+  }
+}
+
 /**
  * One request: holds the status and headers, buffers what is written
  * before the response is returned, then serves as the underlying source of
@@ -423,7 +538,15 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   error: unknown = undefined;
   #closed = false;
 
-  constructor(errors: ErrorStream, method: string, path: string) {
+  readonly memory: Memory;
+
+  constructor(
+    memory: Memory,
+    errors: ErrorStream,
+    method: string,
+    path: string,
+  ) {
+    this.memory = memory;
     this.errors = errors;
     this.method = method;
     this.path = path;
@@ -506,36 +629,17 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     }
   }
 
-  /**
-   * The status and headers for the `Response`, checked again (the app may
-   * have changed its list since `startResponse`), and whether the status
-   * takes a body.
-   */
-  #init(): { init: ResponseInit; typed: boolean; bodyless: boolean } {
-    const status = this.status;
-    if (status === null) throw noStartResponse();
-    const headers = this.headers!;
-    checkHead(status, headers);
-    const code = +status.slice(0, 3);
-    if (code < 200 || code > 599) {
-      throw new RangeError(
-        `Status ${JSON.stringify(status)} cannot be sent through the Fetch ` +
-          "API, whose responses are 200-599 (the Fetch host sends 1xx itself)",
-      );
-    }
-    const { init, typed } = headersInit(headers);
-    return {
-      init: { status: code, statusText: status.slice(4), headers: init },
-      typed,
-      bodyless: NULL_BODY_STATUS.has(code),
-    };
+  /** The head for the `Response` (see `buildHead`). */
+  #head(): Head {
+    if (this.status === null) throw noStartResponse();
+    return this.memory.head(this.status, this.headers!);
   }
 
   /** The response for the status and headers set, with `body`. */
   response(body: BodyInit | null): Response {
-    const { init, typed, bodyless } = this.#init();
+    const { init, typed, bodyless } = this.#head();
     if (bodyless) body = null;
-    else if (typed && body instanceof Uint8Array) body = textBody(body);
+    else if (typed && body instanceof Uint8Array) body = this.memory.text(body);
     return new Response(body, init);
   }
 
@@ -697,7 +801,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
    * `close()` does, so that counts as its one call).
    */
   async #fileResponse(file: Deno.FsFile): Promise<Response> {
-    const { init, bodyless } = this.#init();
+    const { init, bodyless } = this.#head();
     this.sent = true;
     this.ended = true;
     if (bodyless) {
@@ -893,13 +997,15 @@ export function toFetchHandler(
     );
   }
 
+  const memory = new Memory();
+
   /** Runs the app on a complete environ. */
   function runApp(
     environ: WSGIEnvironment,
     method: string,
     rawPath: string,
   ): Response | Promise<Response> {
-    const exchange = new Exchange(errors, method, rawPath);
+    const exchange = new Exchange(memory, errors, method, rawPath);
     let result: ResponseBody | Promise<ResponseBody>;
     try {
       result = app(environ, exchange.startResponse);
@@ -938,8 +1044,8 @@ export function toFetchHandler(
   ): Promise<Response> {
     const url = request.url;
     const method = request.method;
-    const at = pathStart(url);
-    const origin = parseOrigin(url, at);
+    const at = memory.split(url);
+    const origin = memory.parsed;
     let hash = url.indexOf("#", at);
     if (hash === -1) hash = url.length;
     let q = url.indexOf("?", at);

@@ -10,7 +10,7 @@
 // --compare uses that to time two versions side by side.
 import type { ResponseBody, StartResponse, WSGIEnvironment } from "../types.ts";
 
-const root = Deno.env.get("WSGIREF_ROOT");
+const root = Deno.env.get("WSGIREF_ROOT") || undefined;
 const { toFetchHandler } = await import(
   root === undefined ? "../fetch.ts" : `file://${root}fetch.ts`
 ) as typeof import("../fetch.ts");

@@ -606,6 +606,40 @@ Deno.test("toFetchHandler: the response", async (t) => {
     },
   );
 
+  await t.step("what a handler reuses never carries over", async () => {
+    // The handler keeps its last origin, head and text body (see Memory in
+    // fetch.ts), reused only for equal inputs.
+    const list: [string, string][] = [["Content-Type", "text/plain"]];
+    const seen: string[] = [];
+    const handler = toFetchHandler((environ, startResponse) => {
+      seen.push(`${environ.SERVER_NAME}:${environ.SERVER_PORT}`);
+      startResponse("200 OK", list);
+      return [enc(String(environ.PATH_INFO))];
+    });
+    const other = toFetchHandler((_environ, startResponse) => {
+      startResponse("201 Created", [["Content-Type", "a/b"]]);
+      return [enc("other")];
+    });
+    const first = await handler(new Request("http://a.example/one"));
+    assertEquals(first.headers.get("content-type"), "text/plain");
+    assertEquals(await first.text(), "/one");
+    list[0][1] = "text/html"; // the same list, changed in place
+    const second = await handler(new Request("https://b.example:8443/two"));
+    assertEquals(second.headers.get("content-type"), "text/html");
+    assertEquals(await second.text(), "/two");
+    const third = await other(new Request("http://a.example/"));
+    assertEquals([third.status, third.headers.get("content-type")], [
+      201,
+      "a/b",
+    ]);
+    await third.body?.cancel();
+    list.push(["X-Late", "1"]);
+    const fourth = await handler(new Request("http://a.example/one"));
+    assertEquals(fourth.headers.get("x-late"), "1");
+    await fourth.body?.cancel();
+    assertEquals(seen, ["a.example:80", "b.example:8443", "a.example:80"]);
+  });
+
   await t.step("write() output comes first, in order", async () => {
     const handler = toFetchHandler((_env, startResponse) => {
       const write = startResponse("200 OK", []);
