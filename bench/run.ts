@@ -16,8 +16,9 @@
 //   deno task bench --pin            # servers on core 1, wrk and curl on core 0
 //   deno task bench --file-mib 256   # size of the download (default 1024)
 //   deno task bench --compare /path/to/other/checkout/
-//                                    # adds "toFetchHandler (compare)": the
-//                                    # other checkout's fetch.ts, same app
+//                                    # adds "toFetchHandler (compare)" and
+//                                    # "simple_server (compare)": the other
+//                                    # checkout's fetch.ts / simple_server.ts
 //
 // To add a target, add one entry to TARGETS: a name, the command that starts
 // it ("{port}" is replaced by the port) and the port. A target must answer
@@ -103,11 +104,17 @@ const pin = Deno.args.includes("--pin");
 const fileMiB = Number(option("file-mib") ?? 1024);
 const compare = option("compare");
 if (compare !== undefined) {
+  const env = { WSGIREF_ROOT: compare.endsWith("/") ? compare : compare + "/" };
   TARGETS.push({
     name: "toFetchHandler (compare)",
     command: [...DENO_RUN, `${here}fetch_hello.ts`, "{port}"],
     port: 8306,
-    env: { WSGIREF_ROOT: compare.endsWith("/") ? compare : compare + "/" },
+    env,
+  }, {
+    name: "simple_server (compare)",
+    command: [...DENO_RUN, `${here}wsgi_hello.ts`, "{port}"],
+    port: 8307,
+    env,
   });
 }
 const targets = TARGETS.filter((t) =>
@@ -386,15 +393,16 @@ for (const other of others) {
       `${parts.join(", ")}.`,
   );
 }
-if (rows.has("toFetchHandler (compare)") && rows.has("toFetchHandler (this)")) {
-  const row = rows.get("toFetchHandler (this)")!;
+for (const name of ["toFetchHandler", "simple_server"]) {
+  const row = rows.get(`${name} (this)`);
+  if (row === undefined || !rows.has(`${name} (compare)`)) continue;
   lines.push(
     "",
-    `"toFetchHandler (this)" against "toFetchHandler (compare)" (${compare}; ` +
+    `"${name} (this)" against "${name} (compare)" (${compare}; ` +
       `${SCENARIOS.map((s) => s.name).join(" / ")}): ` +
-      SCENARIOS.map((_, i) =>
-        `${fmt(ratio(row, "toFetchHandler (compare)", i), 2)}×`
-      ).join(" / ") + ".",
+      SCENARIOS.map((_, i) => `${fmt(ratio(row, `${name} (compare)`, i), 2)}×`)
+        .join(" / ") +
+      ".",
   );
 }
 const errors = [...rows].flatMap(([name, row]) =>
