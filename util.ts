@@ -440,12 +440,22 @@ export class FileWrapper
     }
   }
 
-  /** Closes the wrapped file if it can be closed; later calls do nothing. */
+  /**
+   * Closes the wrapped file if it can be closed; later calls do nothing. A
+   * `Deno.FsFile` closed already (a server that sent the file as its own
+   * stream closes it at the end) is left as it is, as Python's `close()`
+   * of a closed file does nothing.
+   */
   close(): void | Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const f = this.filelike as { close?: () => void | Promise<void> };
-    if (typeof f.close === "function") return f.close();
+    if (typeof f.close !== "function") return;
+    try {
+      return f.close();
+    } catch (e) {
+      if (!(isFsFile(f) && e instanceof Deno.errors.BadResource)) throw e;
+    }
   }
 }
 
