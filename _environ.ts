@@ -68,34 +68,54 @@ function pyStrip(v: string): string {
 }
 
 /**
- * Adds one request header field to the environ, as wsgiref's
- * `get_environ`: the name upper-cased with `-` read as `_`; a name that
- * maps onto a variable already set (the server's own, `CONTENT_TYPE` and
+ * The environ keys of a request header field's name, as wsgiref's
+ * `get_environ` makes them: the name upper-cased with `-` read as `_`
+ * (`Content-Type` → `CONTENT_TYPE`), and that with `HTTP_` before it. `null`
+ * for a name holding `_`, which is dropped, as nginx, Apache httpd and
+ * gunicorn (since 22.0) drop it: `X_Auth_User` would otherwise pose as
+ * `X-Auth-User` (both are `HTTP_X_AUTH_USER`) past a proxy that strips the
+ * latter. A server may keep the keys of the names it sees again and again.
+ */
+export function envKeys(name: string): [string, string] | null {
+  if (name.includes("_")) return null;
+  const key = name.toUpperCase().replaceAll("-", "_");
+  return [key, "HTTP_" + key];
+}
+
+/**
+ * Adds one request header field to the environ under its keys (see
+ * {@linkcode envKeys}), as wsgiref's `get_environ`: a name that maps onto a
+ * variable already set (the server's own, `CONTENT_TYPE` and
  * `CONTENT_LENGTH` once set) is skipped; `Content-Type` and
  * `Content-Length` become `CONTENT_TYPE` and `CONTENT_LENGTH`; any other
  * becomes `HTTP_<NAME>`, a repeat joined to the earlier value with `,`.
  * The value is stripped of surrounding whitespace.
- *
- * A field whose name holds `_` is dropped, as nginx, Apache httpd and
- * gunicorn drop it: `X_Auth_User` would otherwise pose as `X-Auth-User`
- * (both are `HTTP_X_AUTH_USER`) past a proxy that strips the latter.
  */
-export function addHeaderField(
+export function putHeaderField(
   environ: Partial<WSGIEnvironment>,
-  name: string,
+  keys: readonly [string, string],
   value: string,
 ): void {
-  if (name.includes("_")) return;
-  const key = name.toUpperCase().replaceAll("-", "_");
+  const key = keys[0];
   if (key in environ) return;
   value = pyStrip(value);
   if (key === "CONTENT_TYPE" || key === "CONTENT_LENGTH") {
     environ[key] = value;
     return;
   }
-  const httpKey = "HTTP_" + key;
+  const httpKey = keys[1];
   const prev = environ[httpKey];
   environ[httpKey] = prev === undefined ? value : prev + "," + value;
+}
+
+/** {@linkcode putHeaderField} under the keys of `name`; nothing for a name with `_`. */
+export function addHeaderField(
+  environ: Partial<WSGIEnvironment>,
+  name: string,
+  value: string,
+): void {
+  const keys = envKeys(name);
+  if (keys !== null) putHeaderField(environ, keys, value);
 }
 
 /** The `wsgi.file_wrapper` of the library's own `FileWrapper`. */

@@ -5,6 +5,7 @@
 import { assertEquals, assertFalse, assertStrictEquals } from "@std/assert";
 import {
   addHeaderField,
+  envKeys,
   fileWrapperFactory,
   unquoteNative,
 } from "../_environ.ts";
@@ -48,6 +49,14 @@ Deno.test("addHeaderField: wsgiref's get_environ rules", async (t) => {
     const env: Partial<WSGIEnvironment> = { SERVER_NAME: "real" };
     addHeaderField(env, "Server-Name", "forged");
     assertEquals(env, { SERVER_NAME: "real" });
+  });
+  await t.step("envKeys: the CGI name and the HTTP_ name", () => {
+    assertEquals(envKeys("Content-Type"), [
+      "CONTENT_TYPE",
+      "HTTP_CONTENT_TYPE",
+    ]);
+    assertEquals(envKeys("x-a"), ["X_A", "HTTP_X_A"]);
+    assertEquals(envKeys("X_A"), null);
   });
   await t.step("a name holding '_' is dropped", () => {
     const env: Partial<WSGIEnvironment> = {};
