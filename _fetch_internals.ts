@@ -1,25 +1,18 @@
-// What toFetchHandler reads and writes behind Deno's Fetch objects, where
-// the Fetch API alone would cost more: symbols that are not public, found
-// once by description. What they give is checked (on every call, or once at
-// load), and on another runtime, or a Deno that changed them, the standard
-// API does the same work, more slowly.
+// The one thing toFetchHandler reads behind Deno's Fetch objects: a
+// request's header fields as received. The Fetch API only hands headers out
+// sorted and with repeats combined with ", ", where wsgiref joins repeated
+// fields with ","; and `request.headers` is the largest share of what
+// reading a request from Deno.serve costs. The symbols are not public: they
+// are found once by description, what they give is checked on every call,
+// and nothing is ever written through them. On another runtime, or a Deno
+// that changed them, `requestHeaderList` returns null and the bridge reads
+// `request.headers` instead (repeats then joined with ", ").
 //
-// - A request's header fields as received. The Fetch API only hands headers
-//   out sorted and combined with ", ", and `request.headers` is the largest
-//   share of what reading a request from Deno.serve costs. A Request's
-//   "request" is, for a request from Deno.serve, an `InnerRequest` whose
-//   `headerList` getter reads the fields from the HTTP layer; a Headers
-//   object's "header list" holds the pairs of a Headers built in JS.
-// - A 200 with the app's reason phrase. Deno's Response has a fast path for
-//   a 200 with an empty statusText and at most a Content-Type header, which
-//   Deno.serve then sends from a static buffer; any statusText, "OK"
-//   included, takes the general path (a regex check, a header list built and
-//   searched), about 0.2 µs more per response. Deno.serve never puts a
-//   statusText on the wire (HTTP/1.1 goes out with the standard phrase for
-//   the code), so the reason matters only to whoever reads
-//   `response.statusText`: the Response is built without it, and the reason
-//   is then written where that getter reads it, in the inner response behind
-//   a Response's "response" symbol.
+// - A Request's "request" is, for a request from Deno.serve, an
+//   `InnerRequest` whose `headerList` getter reads the fields from the HTTP
+//   layer.
+// - A Headers object's "header list" holds the pairs of a Headers built in
+//   JS (a `new Request(url, { headers: pairs })`).
 
 type Pairs = readonly (readonly [string, string])[];
 
@@ -31,7 +24,6 @@ function findSymbol(of: object, description: string): symbol | undefined {
 
 const LIST = findSymbol(new Headers(), "header list");
 const REQUEST = findSymbol(new Request("http://localhost/"), "request");
-const RESPONSE = findSymbol(new Response(null), "response");
 
 /** True when every entry is a pair of strings. */
 function isPairs(list: unknown): list is Pairs {
@@ -70,50 +62,4 @@ export function requestHeaderList(request: Request): Pairs | null {
     }
   }
   return rawHeaderList(request.headers);
-}
-
-type InnerResponse = { statusMessage: string };
-
-function innerResponse(response: Response): InnerResponse {
-  return (response as unknown as Record<symbol, InnerResponse>)[RESPONSE!];
-}
-
-/** Whether a reason set on the inner response is what `statusText` reads. */
-function probeStatusMessage(): boolean {
-  if (RESPONSE === undefined) return false;
-  try {
-    const response = new Response("x", {
-      headers: { "content-type": "text/plain" },
-    });
-    const inner = innerResponse(response);
-    if (typeof inner !== "object" || inner?.statusMessage !== "") return false;
-    inner.statusMessage = "Probe";
-    return response.statusText === "Probe" &&
-      response.clone().statusText === "Probe" && response.status === 200;
-  } catch {
-    return false;
-  }
-}
-
-const SET_STATUS_MESSAGE = probeStatusMessage();
-
-// What the Fetch standard allows in a statusText (Deno checks the same).
-const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-/**
- * `new Response(body, { status: 200, statusText: reason, headers })`, on
- * Deno's fast path where it can be. A reason the Fetch API refuses gets
- * the standard path, and with it Deno's `TypeError`.
- */
-export function okResponse(
-  body: BodyInit | null,
-  reason: string,
-  headers: HeadersInit,
-): Response {
-  if (!SET_STATUS_MESSAGE || !REASON.test(reason)) {
-    return new Response(body, { statusText: reason, headers });
-  }
-  const response = new Response(body, { headers });
-  if (reason !== "") innerResponse(response).statusMessage = reason;
-  return response;
 }

@@ -1,51 +1,12 @@
 // Private helpers of handlers.ts, in one module (each module costs CGI
-// start-up time): promise and error helpers, then the process side of a
-// CGI program: the request body on stdin (at most CONTENT_LENGTH bytes), the
+// start-up time): the process side of a CGI program: the request body on stdin (at most CONTENT_LENGTH bytes), the
 // error log on stderr, the response on stdout, and the environment as
 // native strings.
 
 import type { ErrorStream, InputStream } from "./types.ts";
 import { latin1Decode } from "./_latin1.ts";
+import { concat, EMPTY } from "./_gateway.ts";
 
-/** True for a promise or any thenable. */
-export function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null &&
-    (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function";
-}
-
-/**
- * Formats a thrown value for the error log, as Python's traceback does:
- * `Name: message`, the stack, then each `cause` in turn. Ends in a newline.
- */
-export function formatError(error: unknown): string {
-  let out = "";
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (true) {
-    seen.add(current);
-    out += formatOne(current);
-    if (!(current instanceof Error) || current.cause === undefined) break;
-    if (seen.has(current.cause)) break;
-    out += "\nCaused by: ";
-    current = current.cause;
-  }
-  return out.endsWith("\n") ? out : out + "\n";
-}
-
-function formatOne(error: unknown): string {
-  if (!(error instanceof Error)) {
-    return `Uncaught ${Deno.inspect(error)}`;
-  }
-  const header = `${error.name}: ${error.message}`;
-  const stack = typeof error.stack === "string" ? error.stack : "";
-  if (stack.startsWith(header)) return stack;
-  // The stack's first lines were written under another name: keep the frames.
-  const frames = stack.split("\n").filter((l) => /^\s+at /.test(l));
-  return frames.length ? `${header}\n${frames.join("\n")}` : header;
-}
-
-const EMPTY = new Uint8Array(0);
 const NL = 0x0a;
 const BLOCK = 65536;
 
@@ -117,15 +78,13 @@ export class LimitedInput implements InputStream {
     const all = size === undefined || size === null || size < 0;
     const parts: Uint8Array[] = [];
     let want = all ? Infinity : size;
-    let total = 0;
     while (want > 0) {
       if (this.#pos >= this.#buf.length && !this.#fill()) break;
       const part = this.#take(Math.min(want, this.#buf.length - this.#pos));
       parts.push(part);
-      total += part.length;
       want -= part.length;
     }
-    return concat(parts, total);
+    return concat(parts);
   }
 
   readline(size?: number | null): Uint8Array {
@@ -144,7 +103,7 @@ export class LimitedInput implements InputStream {
       total += n;
       if (nl !== -1 && this.#buf[this.#pos - 1] === NL) break;
     }
-    return concat(parts, total);
+    return concat(parts);
   }
 
   readlines(hint?: number | null): Uint8Array[] {
@@ -167,18 +126,6 @@ export class LimitedInput implements InputStream {
       yield line;
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 0) return EMPTY;
-  if (parts.length === 1) return parts[0].slice();
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Writes all of `data`, completing partial writes. */

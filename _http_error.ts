@@ -27,22 +27,3 @@ export class HTTPError extends Error {
 export function badRequest(message: string): HTTPError {
   return new HTTPError(400, message);
 }
-
-/**
- * Reason phrases (RFC 9110 section 15) for the statuses the server itself
- * sends: interim 100, and the errors it answers without calling the app.
- */
-export const STATUS_REASONS: Readonly<Record<number, string>> = Object.freeze({
-  100: "Continue",
-  400: "Bad Request",
-  408: "Request Timeout",
-  411: "Length Required",
-  413: "Content Too Large",
-  414: "URI Too Long",
-  417: "Expectation Failed",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  503: "Service Unavailable",
-  505: "HTTP Version Not Supported",
-});

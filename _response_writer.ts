@@ -7,8 +7,10 @@
 import { chunkHeader, CRLF, LAST_CHUNK } from "./_chunked.ts";
 import { BUFFER_SIZE, type Buffers } from "./_buffer_pool.ts";
 import { Framing } from "./_framing.ts";
-import { STATUS_REASONS } from "./_http_error.ts";
-import { bytesOf, TCHAR, VALUE } from "./_http_syntax.ts";
+import { checkHeader } from "./_field.ts";
+import { latin1Encode } from "./_latin1.ts";
+import { reasonPhrase } from "./_status.ts";
+import { bytesOf } from "./_http_syntax.ts";
 
 /** `HTTP/1.1 100 Continue` and the empty line, for `Expect: 100-continue`. */
 export const CONTINUE_RESPONSE: Uint8Array = bytesOf(
@@ -107,22 +109,11 @@ export class ResponseWriter {
   }
 
   /**
-   * Stages the response head given as a native string, checking that it
-   * holds no code unit above 0xFF and no NUL, and exactly `lines` CR and
-   * `lines` LF (so that no field smuggled a line break). Returns false,
-   * staging nothing, if the check fails.
+   * Stages the response head, a native string whose fields were checked
+   * (`checkHead` in `_gateway.ts`: no line break can hide in one). A code
+   * unit above 0xFF is a `TypeError` (`latin1Encode`).
    */
-  queueHead(head: string, lines: number): boolean {
-    if (head.indexOf("\0") !== -1) return false;
-    let cr = 0;
-    for (let k = head.indexOf("\r"); k !== -1; k = head.indexOf("\r", k + 1)) {
-      cr++;
-    }
-    let lf = 0;
-    for (let k = head.indexOf("\n"); k !== -1; k = head.indexOf("\n", k + 1)) {
-      lf++;
-    }
-    if (cr !== lines || lf !== lines) return false;
+  queueHead(head: string): void {
     const n = head.length;
     const out = this.#stage(n);
     if (out !== null) {
@@ -130,17 +121,10 @@ export class ResponseWriter {
       const r = encoder.encodeInto(head, out.subarray(this.#outLen));
       if (r.read === n && r.written === n) {
         this.#outLen += n;
-        return true;
+        return;
       }
     }
-    const bytes = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const c = head.charCodeAt(i);
-      if (c > 255) return false;
-      bytes[i] = c;
-    }
-    this.#push(bytes);
-    return true;
+    this.#push(latin1Encode(head, "The response head"));
   }
 
   /** Room for `n` bytes in the staging buffer, or null. */
@@ -278,8 +262,8 @@ export class ResponseWriter {
  * (`version` as given, e.g. "HTTP/1.0"), `Connection: close`,
  * `Content-Type: text/plain; charset=utf-8`, `Content-Length`, any
  * `extraHeaders` (such as Server and Date), then `message` and a newline as
- * the UTF-8 body. Throws a TypeError if a header would break the framing
- * (CR, LF, a code unit above 0xFF).
+ * the UTF-8 body. Throws a TypeError for an extra header that is not a
+ * valid field (see `checkHeader` in `_field.ts`).
  *
  * @example
  * ```ts
@@ -304,7 +288,7 @@ export function errorResponse(
     throw new TypeError(`invalid status ${status}`);
   }
   const body = encoder.encode(message + "\n");
-  let head = `${version} ${status} ${STATUS_REASONS[status] ?? "Error"}\r\n` +
+  let head = `${version} ${status} ${reasonPhrase(status)}\r\n` +
     "Connection: close\r\n" +
     "Content-Type: text/plain; charset=utf-8\r\n" +
     "X-Content-Type-Options: nosniff\r\n" +
@@ -318,23 +302,4 @@ export function errorResponse(
   for (let k = 0; k < head.length; k++) out[k] = head.charCodeAt(k);
   out.set(body, head.length);
   return out;
-}
-
-/** Throws a TypeError unless `name: value` is a valid field line. */
-function checkHeader(name: string, value: string): void {
-  if (name.length === 0) throw new TypeError("empty header name");
-  for (let k = 0; k < name.length; k++) {
-    const c = name.charCodeAt(k);
-    if (c > 0xff || TCHAR[c] !== 1) {
-      throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
-    }
-  }
-  for (let k = 0; k < value.length; k++) {
-    const c = value.charCodeAt(k);
-    if (c > 0xff || VALUE[c] === 0) {
-      throw new TypeError(
-        `invalid character in the value of header ${JSON.stringify(name)}`,
-      );
-    }
-  }
 }

@@ -2,7 +2,7 @@
 // validate.py (Paste's lint), check for check, plus the traps that
 // TypeScript adds (bare Uint8Array or string bodies, async bodies).
 
-import { AssertionError, check } from "./_errors.ts";
+import { AssertionError, check } from "./_gateway.ts";
 import { repr, typeName } from "./_repr.ts";
 import type {
   ErrorStream,

@@ -24,13 +24,37 @@
  * @module
  */
 
-import { STATUS_TEXT } from "@std/http/status";
-import { AssertionError, checkStatus } from "./_errors.ts";
-import { okResponse, requestHeaderList } from "./_fetch_internals.ts";
+import {
+  bodyBeforeStart,
+  callClose,
+  checkBody,
+  checkChunk,
+  checkHead,
+  checkRestart,
+  checkStartResponse,
+  checkWriteData,
+  concat,
+  describe,
+  EMPTY,
+  ERROR_BODY,
+  ERROR_STATUS,
+  formatError,
+  isPromiseLike,
+  noStartResponse,
+  SERVER_VERSION,
+  WSGI_VERSION,
+} from "./_gateway.ts";
+import {
+  addHeaderField,
+  fileWrapperFactory,
+  unquoteNative,
+} from "./_environ.ts";
+import { reasonPhrase } from "./_status.ts";
+import { requestHeaderList } from "./_fetch_internals.ts";
 import { BytesIO, FileWrapper, isHopByHop, requestUri } from "./util.ts";
 import type {
   ErrorStream,
-  FileLike,
+  HeaderList,
   InputStream,
   ResponseBody,
   StartResponse,
@@ -39,18 +63,20 @@ import type {
   WSGIEnvironment,
 } from "./types.ts";
 
-const reasons: Readonly<Record<number, string>> = STATUS_TEXT;
-
 /**
  * A Fetch-API handler: takes a `Request`, gives a `Response`. `Deno.serve`
  * handlers, `app.fetch` of Hono and most edge frameworks have this shape.
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import type { FetchHandler } from "@wsgiref/wsgiref/fetch";
  *
  * const handler: FetchHandler = (request) =>
  *   new Response(`you asked for ${new URL(request.url).pathname}`);
+ *
+ * const response = await handler(new Request("http://localhost/spam"));
+ * assertEquals(await response.text(), "you asked for /spam");
  * ```
  */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
@@ -62,11 +88,18 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
  *
  * @example
  * ```ts
- * import type { ServeInfo } from "@wsgiref/wsgiref/fetch";
+ * import { assertEquals } from "@std/assert";
+ * import { type ServeInfo, toFetchHandler } from "@wsgiref/wsgiref/fetch";
  *
  * const info: ServeInfo = {
  *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
  * };
+ * const handler = toFetchHandler((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(String(environ.REMOTE_ADDR))];
+ * });
+ * const response = await handler(new Request("http://localhost/"), info);
+ * assertEquals(await response.text(), "127.0.0.1");
  * ```
  */
 export interface ServeInfo {
@@ -79,12 +112,25 @@ export interface ServeInfo {
  *
  * @example Mounted under a prefix, with a 1 MiB body limit
  * ```ts
- * import type { ToFetchHandlerOptions } from "@wsgiref/wsgiref/fetch";
+ * import { assertEquals } from "@std/assert";
+ * import {
+ *   toFetchHandler,
+ *   type ToFetchHandlerOptions,
+ * } from "@wsgiref/wsgiref/fetch";
  *
  * const options: ToFetchHandlerOptions = {
  *   scriptName: "/app",
  *   maxRequestBody: 1024 * 1024,
  * };
+ * const handler = toFetchHandler((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode(`${environ.SCRIPT_NAME} ${environ.PATH_INFO}`)];
+ * }, options);
+ * const inside = await handler(new Request("http://localhost/app/x"));
+ * assertEquals(await inside.text(), "/app /x");
+ * const outside = await handler(new Request("http://localhost/other"));
+ * assertEquals(outside.status, 404);
+ * await outside.body?.cancel();
  * ```
  */
 export interface ToFetchHandlerOptions {
@@ -121,15 +167,12 @@ export interface ToFetchHandlerOptions {
 }
 
 const MiB = 1024 * 1024;
-const EMPTY = new Uint8Array(0);
-const VERSION: readonly [number, number] = Object.freeze([1, 0] as const);
-const DEFAULT_SOFTWARE = `WSGIServer/0.2 Deno/${
+const DEFAULT_SOFTWARE = `${SERVER_VERSION} Deno/${
   typeof Deno !== "undefined" ? Deno.version.deno : "unknown"
 }`;
-const ERROR_BODY = new TextEncoder().encode(
-  "A server error occurred.  Please contact the administrator.",
-);
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+/** The size of the stream chunks a file wrapper's small blocks are joined into. */
+const FILE_CHUNK = 64 * 1024;
 
 /** The default `wsgi.errors`: UTF-8 text to `Deno.stderr`, unbuffered. */
 const stderrStream: ErrorStream = {
@@ -143,125 +186,49 @@ const stderrStream: ErrorStream = {
   flush(): void {},
 };
 
-function makeFileWrapper(
-  filelike: FileLike | Deno.FsFile,
-  blksize?: number,
-): FileWrapper {
-  return new FileWrapper(filelike, blksize);
-}
+const makeFileWrapper = fileWrapperFactory(FileWrapper);
 
 // --- the environ --------------------------------------------------------
 
-const HEX: Readonly<Record<string, number>> = (() => {
-  const t: Record<string, number> = {};
-  for (let i = 0; i < 16; i++) {
-    t[i.toString(16)] = i;
-    t[i.toString(16).toUpperCase()] = i;
-  }
-  return t;
-})();
-
 /**
- * Percent-decodes a raw URL path to bytes and reads them as ISO-8859-1
- * (`%2F` included). A code unit above 0x7F in the input (not produced by
- * Deno.serve, which refuses raw non-ASCII targets) is taken as UTF-8 text.
+ * Adds one request header field to the environ (see `addHeaderField`);
+ * `Host` is left out, as `HTTP_HOST` comes from the URL (an HTTP/2 request
+ * has no Host line).
  */
-function decodePath(raw: string): string {
-  let plain = true;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw.charCodeAt(i);
-    if (c === 0x25 || c > 0x7f) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return raw;
-  let out = "";
-  for (let i = 0; i < raw.length; i++) {
-    const ch = raw[i];
-    const c = raw.charCodeAt(i);
-    if (c === 0x25 && i + 2 < raw.length) {
-      const hi = HEX[raw[i + 1]];
-      const lo = HEX[raw[i + 2]];
-      if (hi !== undefined && lo !== undefined) {
-        out += String.fromCharCode(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-      out += ch;
-    } else if (c > 0x7f) {
-      const cp = raw.codePointAt(i)!;
-      if (cp > 0xffff) i++;
-      for (const b of new TextEncoder().encode(String.fromCodePoint(cp))) {
-        out += String.fromCharCode(b);
-      }
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
-// "content-type" -> "HTTP_CONTENT_TYPE" is cached: the same few names come
-// with every request.
-const keyCache = new Map<string, string>();
-function environKey(name: string): string {
-  let key = keyCache.get(name);
-  if (key === undefined) {
-    key = "HTTP_" + name.toUpperCase().replaceAll("-", "_");
-    if (keyCache.size < 1024) keyCache.set(name, key);
-  }
-  return key;
-}
-
-/**
- * Adds one header field to the environ: `CONTENT_TYPE`, `CONTENT_LENGTH`,
- * or `HTTP_*` with repeats joined by "," (wsgiref's simple_server).
- * `HTTP_HOST` comes from the URL.
- */
-function putHeader(
-  environ: WSGIEnvironment,
+function addRequestField(
+  environ: Partial<WSGIEnvironment>,
   name: string,
   value: string,
 ): void {
-  const key = environKey(name);
-  if (key === "HTTP_CONTENT_TYPE") environ.CONTENT_TYPE = value;
-  else if (key === "HTTP_CONTENT_LENGTH") environ.CONTENT_LENGTH = value;
-  else if (key !== "HTTP_HOST") {
-    const prev = environ[key];
-    environ[key] = prev === undefined ? value : prev + "," + value;
-  }
-}
-
-/** `Headers.forEach` callback, `this` being the environ. */
-function addHeader(this: WSGIEnvironment, value: string, name: string): void {
-  putHeader(this, name, value);
+  if (name.length === 4 && name.toLowerCase() === "host") return;
+  addHeaderField(environ, name, value);
 }
 
 /**
- * Adds the request's headers to the environ: field by field as received
- * where Deno exposes that, else as `Headers` gives them (repeats already
- * combined with ", ").
+ * Adds the request's header fields to the environ: as received, repeats
+ * apart (so joined with "," as wsgiref joins them), where the runtime
+ * exposes them (Deno.serve's requests, Requests built from pairs); else as
+ * `Headers.forEach` gives them, repeats already combined by the Fetch API
+ * with ", ".
  */
-function addHeaders(environ: WSGIEnvironment, request: Request): void {
+function addHeaders(environ: Partial<WSGIEnvironment>, request: Request): void {
   const list = requestHeaderList(request);
   if (list === null) {
-    request.headers.forEach(addHeader, environ);
+    request.headers.forEach((value, name) =>
+      addRequestField(environ, name, value)
+    );
     return;
   }
   for (let i = 0; i < list.length; i++) {
-    const name = list[i][0];
-    // Host, in every request, is taken from the URL: skipped at once.
-    if (name === "Host" || name === "host") continue;
-    putHeader(environ, name, list[i][1]);
+    addRequestField(environ, list[i][0], list[i][1]);
   }
 }
 
-/** The scheme and authority of a URL, parsed for the environ. */
+/** The scheme and authority of a request URL, as the environ has them. */
 interface Origin {
-  /** `wsgi.url_scheme`. */
-  scheme: string;
-  /** `HTTP_HOST`: the authority without user info or a default port. */
+  /** `wsgi.url_scheme`: `"https"` over TLS, else `"http"`. */
+  scheme: "http" | "https";
+  /** `HTTP_HOST`: the authority without user info or a default port; `""` for none. */
   host: string;
   /** `SERVER_NAME`. */
   name: string;
@@ -269,12 +236,21 @@ interface Origin {
   port: string;
 }
 
-function parseOrigin(origin: string): Origin {
-  const colon = origin.indexOf(":");
-  const scheme = origin.slice(0, colon).toLowerCase();
-  let host = origin.startsWith("//", colon + 1) ? origin.slice(colon + 3) : "";
+/**
+ * Parses the origin of a request URL (`url.slice(0, end)`). `Deno.serve`
+ * on a Unix socket gives `http+unix://<Host>`, or, for a request without a
+ * Host, the socket's percent-encoded path: the scheme is then `http`, and
+ * the server's name `localhost`.
+ */
+function parseOrigin(url: string, end: number): Origin {
+  const colon = url.indexOf(":");
+  const raw = url.slice(0, colon).toLowerCase();
+  const scheme = raw === "https" || raw === "wss" ? "https" : "http";
+  let host = url.startsWith("//", colon + 1) ? url.slice(colon + 3, end) : "";
   const at = host.lastIndexOf("@");
   if (at !== -1) host = host.slice(at + 1);
+  // A Unix socket's path, not a host.
+  if (raw.endsWith("+unix") && host.startsWith("%2F")) host = "";
   let name = host;
   let port = "";
   const pc = host.lastIndexOf(":");
@@ -283,31 +259,14 @@ function parseOrigin(origin: string): Origin {
     port = host.slice(pc + 1);
   }
   if (!port) {
-    port = scheme === "https" || scheme === "wss" ? "443" : "80";
+    port = scheme === "https" ? "443" : "80";
     host = name;
   }
-  return { scheme, host, name, port };
+  return { scheme, host, name: name || "localhost", port };
 }
 
-// Requests to one server share their origin: the last one is kept parsed.
-let lastOrigin = "";
-let lastParsed: Origin = parseOrigin("http:");
-
-/**
- * Where the path starts in `url` (after the scheme and authority); leaves
- * the origin parsed in `lastParsed`.
- */
-function splitOrigin(url: string): number {
-  const n = lastOrigin.length;
-  if (n !== 0) {
-    const c = url.charCodeAt(n);
-    // "/", "?", "#" or the end, after the same origin (slice and === is
-    // several times faster than startsWith on a fresh string)
-    if (
-      (c === 0x2f || c === 0x3f || c === 0x23 || c !== c) &&
-      url.slice(0, n) === lastOrigin
-    ) return n;
-  }
+/** Where the path starts in `url`: after the scheme and authority. */
+function pathStart(url: string): number {
   let i = url.indexOf(":") + 1;
   if (url.startsWith("//", i)) {
     for (i += 2; i < url.length; i++) {
@@ -315,171 +274,248 @@ function splitOrigin(url: string): number {
       if (c === 0x2f || c === 0x3f || c === 0x23) break;
     }
   }
-  lastOrigin = url.slice(0, i);
-  lastParsed = parseOrigin(lastOrigin);
   return i;
 }
 
-// --- the exchange: one request's startResponse, write and body ----------
+// --- the response -------------------------------------------------------
 
 /**
- * The app's headers for a `Response`, hop-by-hop ones left out. A record
- * when every name is distinct (the common case: Deno converts a record
- * faster than a list of pairs), else a list of pairs (repeated
- * `Set-Cookie`).
+ * The app's headers for a `Response`, and whether they name a
+ * Content-Type. A record when every name is distinct (the common case:
+ * Deno converts a record faster than a list of pairs), else a list of
+ * pairs (repeated `Set-Cookie`). Hop-by-hop headers, refused by
+ * `startResponse`, are left out if the app added one to its list later:
+ * the Fetch host owns the connection.
  */
-function buildHeadersInit(headers: [string, string][]): HeadersInit {
+function headersInit(
+  headers: HeaderList,
+): { init: HeadersInit; typed: boolean } {
   const record: Record<string, string> = {};
+  let typed = false;
   for (let i = 0; i < headers.length; i++) {
     const name = headers[i][0];
-    if (hopByHop(name)) continue;
+    if (isHopByHop(name)) continue;
     const key = name.toLowerCase();
     if (Object.hasOwn(record, key) || key === "__proto__") {
-      // Copies of the pairs: the result may be reused for a later request,
-      // after the app changed its own pairs.
-      return headers.filter(([n]) => !hopByHop(n)).map(([n, v]) => [n, v]);
+      const pairs = headers.filter(([n]) => !isHopByHop(n)) as [
+        string,
+        string,
+      ][];
+      return { init: pairs, typed: typed || hasContentType(pairs) };
     }
+    if (key === "content-type") typed = true;
     record[key] = headers[i][1];
   }
-  return record;
+  return { init: record, typed };
 }
 
-// An app tends to answer with the same headers again and again: the last
-// list is kept, flattened (names and values are strings, checked by
-// startResponse), with what it became. Deno only reads a HeadersInit.
-let lastHeaders: string[] = [];
-let lastInit: HeadersInit = {};
-/** Whether the last headers name a Content-Type (see `textBody`). */
-let lastTyped = false;
-
-// The last status line, split into code and reason.
-let lastStatus = "200 OK";
-let lastCode = 200;
-let lastReason = "OK";
-
-/** {@linkcode buildHeadersInit}, reusing the last result for equal headers. */
-function headersInit(headers: [string, string][]): HeadersInit {
-  const n = headers.length;
-  const last = lastHeaders;
-  if (last.length === 2 * n) {
-    let i = 0;
-    while (
-      i < n && headers[i][0] === last[2 * i] &&
-      headers[i][1] === last[2 * i + 1]
-    ) i++;
-    if (i === n) return lastInit;
-  }
-  const init = buildHeadersInit(headers);
-  const flat: string[] = new Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    flat[2 * i] = headers[i][0];
-    flat[2 * i + 1] = headers[i][1];
-  }
-  lastHeaders = flat;
-  lastInit = init;
-  lastTyped = headers.some(([name]) =>
+function hasContentType(headers: HeaderList): boolean {
+  return headers.some(([name]) =>
     name.length === 12 && name.toLowerCase() === "content-type"
   );
-  return init;
 }
 
-// Deno's Response copies a byte body into a new ArrayBuffer, which costs
-// about a microsecond even for a few bytes (more than the rest of a small
-// response), but keeps a string body as it is and sends its UTF-8. A body
-// that is valid UTF-8 decodes to a string whose UTF-8 is the same bytes, so
-// a small text body goes to Deno as a string: the bytes on the wire, and
-// what response.arrayBuffer() gives, do not change.
+// Deno's Response copies a byte body into a new ArrayBuffer, but keeps a
+// string body as it is and sends its UTF-8 (see bench/README.md for what
+// that saves). A body that is valid UTF-8 decodes to a string whose UTF-8
+// is the same bytes, so a small text body goes to Deno as a string: the
+// bytes on the wire, and what response.arrayBuffer() gives, do not change.
 const TEXT_BODY_MAX = 16 * 1024;
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
-let lastBody: Uint8Array | null = null;
-let lastText = "";
 
 /**
  * `body` as a string when that is the same bytes in UTF-8, else `body`.
  * Only for a response whose headers name a Content-Type: for a string body
  * without one, Response would add `text/plain;charset=UTF-8`.
  */
-function textBody(body: Uint8Array<ArrayBuffer>): BodyInit {
+function textBody(body: Uint8Array): BodyInit {
   const n = body.length;
-  if (body === lastBody && n === lastText.length) {
-    // The same small array again (an app's constant answer): compared, as
-    // the app may have changed its bytes, instead of decoded.
-    let i = 0;
-    while (i < n && body[i] === lastText.charCodeAt(i)) i++;
-    if (i === n) return lastText;
-  }
-  if (n > TEXT_BODY_MAX) return body;
+  if (n > TEXT_BODY_MAX) return body as Uint8Array<ArrayBuffer>;
   // Most binary formats start with a byte past ASCII: not decoded in vain.
   for (let i = 0; i < n && i < 16; i++) {
-    if (body[i] > 0x7f) return body;
+    if (body[i] > 0x7f) return body as Uint8Array<ArrayBuffer>;
   }
   const text = utf8.decode(body);
   // Invalid UTF-8 decodes with U+FFFD (as does a real U+FFFD: rare, and
   // sent as bytes too).
-  if (text.indexOf("\ufffd") !== -1) return body;
-  if (
-    n <= 64 && text.length === n && body.byteLength === body.buffer.byteLength
-  ) {
-    // ASCII, one char per byte: kept for the comparison above.
-    lastBody = body;
-    lastText = text;
-  }
+  if (text.indexOf("\ufffd") !== -1) return body as Uint8Array<ArrayBuffer>;
   return text;
 }
 
-/** `isHopByHop`, with a cheap length test first (this runs per header). */
-function hopByHop(name: string): boolean {
-  switch (name.length) {
-    case 2:
-    case 7:
-    case 8:
-    case 10:
-    case 17:
-    case 18:
-    case 19:
-      return isHopByHop(name);
-    default:
-      return false;
+/**
+ * A body the bridge may hand to the `Response` as the file's own stream
+ * (wsgiref's `sendfile` hook): the library's own `FileWrapper` (not a
+ * subclass, whose iteration or `close()` may do more) over a
+ * `Deno.FsFile`. Its `close()` only closes the file, which the stream does
+ * when it ends, fails or is cancelled.
+ */
+function sendableFile(result: unknown): Deno.FsFile | null {
+  if (
+    result instanceof FileWrapper &&
+    Object.getPrototypeOf(result) === FileWrapper.prototype &&
+    !Object.hasOwn(result, "close") &&
+    typeof Deno !== "undefined" && result.filelike instanceof Deno.FsFile
+  ) {
+    return result.filelike;
+  }
+  return null;
+}
+
+/**
+ * The blocks of a file wrapper joined into stream chunks of at least
+ * `size` bytes (the last one may be smaller): a Fetch host moves few large
+ * chunks much faster than many small ones.
+ */
+async function* coalesce(
+  it: AsyncIterator<Uint8Array>,
+  size: number,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  let done = false;
+  try {
+    let parts: Uint8Array[] = [];
+    let n = 0;
+    for (;;) {
+      const step = await it.next();
+      if (step.done) break;
+      checkChunk(step.value);
+      parts.push(step.value);
+      n += step.value.length;
+      if (n >= size) {
+        yield concat(parts);
+        parts = [];
+        n = 0;
+      }
+    }
+    done = true;
+    if (n) yield concat(parts);
+  } finally {
+    if (!done) await it.return?.();
   }
 }
 
-type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
+type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
-function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (typeof v !== "object") return typeof v;
-  return (v as object).constructor?.name ?? "object";
+/** A response head, checked and converted for `new Response`. */
+interface Head {
+  init: ResponseInit;
+  /** The headers name a Content-Type (see `textBody`). */
+  typed: boolean;
+  /** The status takes no body (204, 304, ...). */
+  bodyless: boolean;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array | null {
-  if (chunks.length === 0) return null;
-  if (chunks.length === 1) return chunks[0].length ? chunks[0] : null;
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  if (n === 0) return null;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-function checkChunk(chunk: unknown): asserts chunk is Uint8Array {
-  if (!(chunk instanceof Uint8Array)) {
-    throw new TypeError(
-      `The response body must yield Uint8Array chunks, got ${
-        typeName(chunk)
-      }: encode text with TextEncoder`,
+/**
+ * Checks a response head again (the app may have changed its list since
+ * `startResponse`) and converts it for `new Response`.
+ */
+function buildHead(status: string, headers: HeaderList): Head {
+  checkHead(status, headers);
+  const code = +status.slice(0, 3);
+  if (code < 200 || code > 599) {
+    throw new RangeError(
+      `Status ${JSON.stringify(status)} cannot be sent through the Fetch ` +
+        "API, whose responses are 200-599 (the Fetch host sends 1xx itself)",
     );
+  }
+  const { init, typed } = headersInit(headers);
+  return {
+    init: { status: code, statusText: status.slice(4), headers: init },
+    typed,
+    bodyless: NULL_BODY_STATUS.has(code),
+  };
+}
+
+/**
+ * What one `toFetchHandler` keeps of its last request, since its requests
+ * tend to come to the same origin and its app to answer with the same head
+ * and often the same small body: the origin parsed, the head checked and
+ * converted, the text a body decoded to. Each is reused only for an equal
+ * input (the same strings, the same bytes), so a request never sees
+ * another's data; each handler has its own (bench/README.md says what it
+ * saves).
+ */
+class Memory {
+  #origin = "";
+  /** The origin parsed by the last {@linkcode Memory.split}. */
+  parsed: Origin = parseOrigin("http:", 5);
+  #status = "";
+  #flat: string[] = [];
+  #head: Head | null = null;
+  #body: Uint8Array | null = null;
+  #text = "";
+
+  /**
+   * Where the path starts in `url`; leaves the URL's origin parsed in
+   * {@linkcode Memory.parsed}.
+   */
+  split(url: string): number {
+    const n = this.#origin.length;
+    if (n !== 0) {
+      const c = url.charCodeAt(n);
+      // "/", "?", "#" or the end, after the same origin.
+      if (
+        (c === 0x2f || c === 0x3f || c === 0x23 || c !== c) &&
+        url.slice(0, n) === this.#origin
+      ) return n;
+    }
+    const at = pathStart(url);
+    this.#origin = url.slice(0, at);
+    this.parsed = parseOrigin(url, at);
+    return at;
+  }
+
+  /** {@linkcode buildHead}, or the last head when status and headers are equal. */
+  head(status: string, headers: HeaderList): Head {
+    const flat = this.#flat;
+    const n = headers.length;
+    if (status === this.#status && flat.length === 2 * n) {
+      let i = 0;
+      for (; i < n; i++) {
+        const pair = headers[i];
+        if (
+          !Array.isArray(pair) || pair[0] !== flat[2 * i] ||
+          pair[1] !== flat[2 * i + 1]
+        ) break;
+      }
+      if (i === n) return this.#head!;
+    }
+    const head = buildHead(status, headers);
+    const copy: string[] = new Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      copy[2 * i] = headers[i][0];
+      copy[2 * i + 1] = headers[i][1];
+    }
+    this.#status = status;
+    this.#flat = copy;
+    this.#head = head;
+    return head;
+  }
+
+  /** {@linkcode textBody}, comparing an app's constant ASCII answer instead of decoding it again. */
+  text(body: Uint8Array): BodyInit {
+    const n = body.length;
+    if (body === this.#body && n === this.#text.length) {
+      // The same small array again: compared, as the app may have
+      // changed its bytes.
+      let i = 0;
+      while (i < n && body[i] === this.#text.charCodeAt(i)) i++;
+      if (i === n) return this.#text;
+    }
+    const text = textBody(body);
+    if (typeof text === "string" && n <= 64 && text.length === n) {
+      this.#body = body;
+      this.#text = text;
+    }
+    return text;
   }
 }
 
 /**
  * One request: holds the status and headers, buffers what is written
  * before the response is returned, then serves as the underlying source of
- * the response's `ReadableStream` (pulled as the client reads).
+ * the response's `ReadableStream` (pulled as the client reads). The rules
+ * it enforces are the handlers' (`_gateway.ts`); the control flow is its
+ * own, since a `Response` pulls where `BaseHandler` pushes.
  */
 class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   readonly startResponse: StartResponse;
@@ -488,7 +524,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   readonly method: string;
   readonly path: string;
   status: string | null = null;
-  headers: [string, string][] | null = null;
+  headers: HeaderList | null = null;
   /** True once the headers count as sent (wsgiref's `headers_sent`). */
   sent = false;
   /** True once the response's stream ended, failed or was cancelled. */
@@ -502,7 +538,15 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   error: unknown = undefined;
   #closed = false;
 
-  constructor(errors: ErrorStream, method: string, path: string) {
+  readonly memory: Memory;
+
+  constructor(
+    memory: Memory,
+    errors: ErrorStream,
+    method: string,
+    path: string,
+  ) {
+    this.memory = memory;
     this.errors = errors;
     this.method = method;
     this.path = path;
@@ -513,56 +557,18 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
 
   #startResponse(
     status: string,
-    headers: [string, string][],
+    headers: HeaderList,
     excInfo?: unknown,
   ): WriteFn {
-    if (excInfo !== undefined && excInfo !== null) {
-      if (this.sent) throw excInfo;
-    } else if (this.status !== null) {
-      throw new AssertionError("Headers already set!");
-    }
-    if (typeof status !== "string") {
-      throw new AssertionError(
-        `Status must be of type str (got ${typeName(status)})`,
-      );
-    }
-    checkStatus(status);
-    if (!Array.isArray(headers)) {
-      throw new AssertionError(
-        `Headers must be of type list: ${typeName(headers)}`,
-      );
-    }
-    for (const header of headers) {
-      if (!Array.isArray(header) || header.length !== 2) {
-        throw new AssertionError(
-          `Header must be a [name, value] pair: ${typeName(header)}`,
-        );
-      }
-      if (typeof header[0] !== "string") {
-        throw new AssertionError(
-          `Header name must be of type str (got ${typeName(header[0])})`,
-        );
-      }
-      if (typeof header[1] !== "string") {
-        throw new AssertionError(
-          `Header value must be of type str (got ${typeName(header[1])})`,
-        );
-      }
-    }
+    checkRestart(this.status !== null, this.sent, excInfo);
+    checkStartResponse(status, headers);
     this.status = status;
     this.headers = headers;
     return this.write;
   }
 
   #write(data: Uint8Array): void {
-    if (this.status === null) {
-      throw new AssertionError("write() before start_response()");
-    }
-    if (!(data instanceof Uint8Array)) {
-      throw new AssertionError(
-        `write() argument must be a Uint8Array, got ${typeName(data)}`,
-      );
-    }
+    checkWriteData(data);
     this.sent = true;
     if (data.length === 0) return;
     if (this.ended) {
@@ -584,17 +590,15 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   closeBody(): Promise<void> | undefined {
     if (this.#closed) return;
     this.#closed = true;
-    const result = this.result as { close?: unknown } | null;
-    if (result === null || typeof result.close !== "function") return;
     let ret: unknown;
     try {
-      ret = (result.close as () => unknown)();
+      ret = callClose(this.result);
     } catch (e) {
       this.log("the response body's close() failed", e);
       return;
     }
-    if (ret instanceof Promise) {
-      return ret.then(
+    if (isPromiseLike(ret)) {
+      return Promise.resolve(ret).then(
         () => {},
         (e) => this.log("the response body's close() failed", e),
       );
@@ -616,36 +620,27 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   log(what: string, e: unknown): void {
-    const detail = e instanceof Error ? e.stack ?? String(e) : String(e);
     try {
-      this.errors.write(`${this.method} ${this.path}: ${what}:\n${detail}\n`);
+      this.errors.write(
+        `${this.method} ${this.path}: ${what}:\n${formatError(e)}`,
+      );
     } catch {
       // nowhere left to report
     }
   }
 
+  /** The head for the `Response` (see `buildHead`). */
+  #head(): Head {
+    if (this.status === null) throw noStartResponse();
+    return this.memory.head(this.status, this.headers!);
+  }
+
   /** The response for the status and headers set, with `body`. */
   response(body: BodyInit | null): Response {
-    const status = this.status;
-    if (status === null) {
-      throw new AssertionError("start_response() was not called");
-    }
-    if (status !== lastStatus) {
-      lastCode = +status.slice(0, 3);
-      lastReason = status.slice(4);
-      lastStatus = status;
-    }
-    if (body !== null && NULL_BODY_STATUS.has(lastCode)) body = null;
-    const headers = headersInit(this.headers!);
-    if (lastTyped && body instanceof Uint8Array) {
-      body = textBody(body as Uint8Array<ArrayBuffer>);
-    }
-    if (lastCode === 200) return okResponse(body, lastReason, headers);
-    return new Response(body, {
-      status: lastCode,
-      statusText: lastReason,
-      headers,
-    });
+    const { init, typed, bodyless } = this.#head();
+    if (bodyless) body = null;
+    else if (typed && body instanceof Uint8Array) body = this.memory.text(body);
+    return new Response(body, init);
   }
 
   /** wsgiref's `handle_error`: a 500 before headers, an abort after. */
@@ -671,29 +666,23 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
         this.log("the response could not be built", e2);
       }
     }
-    return new Response(ERROR_BODY, {
+    return new Response(ERROR_BODY as Uint8Array<ArrayBuffer>, {
       status: 500,
-      statusText: "Internal Server Error",
+      statusText: ERROR_STATUS.slice(4),
       headers: { "Content-Type": "text/plain" },
     });
-  }
-
-  /**
-   * The response once the whole body is known; `null` if it cannot be
-   * built (then {@linkcode Exchange.fail} answers).
-   */
-  completeSync(): Response | null {
-    return this.completeWith(concat(this.pending));
   }
 
   /**
    * The response with `body` as the whole body; `null` if it cannot be
    * built (the error kept in {@linkcode Exchange.error}).
    */
-  completeWith(body: Uint8Array | null): Response | null {
+  completeWith(body: Uint8Array): Response | null {
     let response: Response;
     try {
-      response = this.response(body as Uint8Array<ArrayBuffer> | null);
+      response = this.response(
+        body.length ? body as Uint8Array<ArrayBuffer> : null,
+      );
     } catch (e) {
       this.error = e;
       return null;
@@ -705,7 +694,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
 
   /** The response once the whole body is known, the body closed. */
   async complete(): Promise<Response> {
-    const response = this.completeSync();
+    const response = this.completeWith(concat(this.pending));
     if (response === null) return await this.fail(this.error);
     await this.closeBody();
     return response;
@@ -719,11 +708,12 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
    */
   arrayResponse(result: unknown[]): Response | null {
     this.result = result as ResponseBody;
+    if (this.status === null) return null;
     if (result.length === 1 && this.pending.length === 0) {
       // One block, nothing written (the common case): sent as it is.
       const chunk = result[0];
       if (!(chunk instanceof Uint8Array)) return null;
-      return this.completeWith(chunk.length ? chunk : null);
+      return this.completeWith(chunk);
     }
     const mark = this.pending.length;
     for (let i = 0; i < result.length; i++) {
@@ -734,7 +724,7 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
       }
       if (chunk.length) this.pending.push(chunk);
     }
-    const response = this.completeSync();
+    const response = this.completeWith(concat(this.pending));
     if (response === null) this.pending.length = mark;
     return response;
   }
@@ -742,52 +732,46 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   /** Takes the app's result: a response, whole or streamed. */
   async run(result: ResponseBody): Promise<Response> {
     this.result = result;
-    if (Array.isArray(result)) {
-      // All in memory already: one block, no stream.
-      try {
-        for (const chunk of result) {
+    try {
+      checkBody(result);
+      if (Array.isArray(result)) {
+        // All in memory already: one block, no stream.
+        if (this.status === null) throw noStartResponse();
+        for (const chunk of result as unknown[]) {
           checkChunk(chunk);
           if (chunk.length) this.pending.push(chunk);
         }
-      } catch (e) {
-        return await this.fail(e);
+        return await this.complete();
       }
-      return await this.complete();
-    }
-    try {
-      if (
-        result !== null && typeof result === "object" &&
-        typeof (result as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] ===
-          "function"
-      ) {
-        this.iterator = (result as AsyncIterable<Uint8Array>)
+      const file = this.status !== null && this.pending.length === 0
+        ? sendableFile(result)
+        : null;
+      if (file !== null) return await this.#fileResponse(file);
+      if (result instanceof FileWrapper) {
+        this.iterator = coalesce(
+          result[Symbol.asyncIterator](),
+          Math.max(result.blksize, FILE_CHUNK),
+        );
+        this.isAsync = true;
+      } else if (Symbol.asyncIterator in result) {
+        this.iterator = (result as AsyncIterable<unknown>)
           [Symbol.asyncIterator]();
         this.isAsync = true;
-      } else if (
-        result !== null && typeof result === "object" &&
-        typeof (result as Iterable<Uint8Array>)[Symbol.iterator] === "function"
-      ) {
-        this.iterator = (result as Iterable<Uint8Array>)[Symbol.iterator]();
       } else {
-        throw new TypeError(
-          `The application must return an iterable of Uint8Array (an array, ` +
-            `a generator or a ReadableStream), got ${typeName(result)}`,
-        );
+        this.iterator = (result as Iterable<unknown>)[Symbol.iterator]();
       }
       // As wsgiref: the headers go out with the first block (or a write()),
       // so a generator may still call startResponse before it yields.
       while (!this.sent) {
         const step = this.isAsync
-          ? await (this.iterator as AsyncIterator<Uint8Array>).next()
-          : (this.iterator as Iterator<Uint8Array>).next();
+          ? await (this.iterator as AsyncIterator<unknown>).next()
+          : (this.iterator as Iterator<unknown>).next();
         if (step.done) {
           this.iterator = null;
           return await this.complete();
         }
         checkChunk(step.value);
-        if (this.status === null) {
-          throw new AssertionError("write() before start_response()");
-        }
+        if (this.status === null) throw bodyBeforeStart();
         this.sent = true;
         if (step.value.length) this.pending.push(step.value);
       }
@@ -810,6 +794,24 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     return response;
   }
 
+  /**
+   * A file wrapper's file as the response body: its own stream, which the
+   * Fetch host reads without a JavaScript step per block, and which closes
+   * the file when it ends, fails or is cancelled (all the wrapper's
+   * `close()` does, so that counts as its one call).
+   */
+  async #fileResponse(file: Deno.FsFile): Promise<Response> {
+    const { init, bodyless } = this.#head();
+    this.sent = true;
+    this.ended = true;
+    if (bodyless) {
+      await this.closeBody();
+      return new Response(null, init);
+    }
+    this.#closed = true;
+    return new Response(file.readable, init);
+  }
+
   // UnderlyingDefaultSource: the response body, pulled as the client reads.
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
@@ -827,8 +829,8 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     try {
       for (;;) {
         const step = this.isAsync
-          ? await (it as AsyncIterator<Uint8Array>).next()
-          : (it as Iterator<Uint8Array>).next();
+          ? await (it as AsyncIterator<unknown>).next()
+          : (it as Iterator<unknown>).next();
         if (this.ended) return; // cancelled meanwhile
         if (step.done) {
           this.iterator = null;
@@ -888,13 +890,13 @@ async function readBody(
     }
     chunks.push(value);
   }
-  return concat(chunks) ?? EMPTY;
+  return concat(chunks);
 }
 
 function plain(status: number, text: string): Response {
   return new Response(text + "\n", {
     status,
-    statusText: reasons[status] ?? "",
+    statusText: reasonPhrase(status),
     headers: { "Content-Type": "text/plain; charset=utf-8" },
   });
 }
@@ -908,22 +910,31 @@ function plain(status: number, text: string): Response {
  * it: `REQUEST_METHOD`; `PATH_INFO` from the URL's raw path, percent-decoded
  * to bytes and read as ISO-8859-1 (`%2F` included, dot segments kept);
  * `QUERY_STRING` raw; `SERVER_NAME`, `SERVER_PORT` and `HTTP_HOST` from the
- * URL (default port by scheme); `wsgi.url_scheme` from the URL; each header
- * as `HTTP_*` (the Fetch `Headers` join repeats with `", "`, cookies with
- * `"; "`), `CONTENT_TYPE` and `CONTENT_LENGTH` unprefixed; `REMOTE_ADDR`
- * from `info.remoteAddr`; `SERVER_PROTOCOL` `"HTTP/1.1"`. The body is read
- * before the app runs (413 past `maxRequestBody`) and given as a
- * `BytesIO`; `CONTENT_LENGTH` is set to its length when the request had
- * none, and `wsgi.input_terminated` is true.
+ * URL (default port by scheme); `wsgi.url_scheme` `https` over TLS, else
+ * `http` (a Unix socket too); each header as `HTTP_*`, `CONTENT_TYPE` and
+ * `CONTENT_LENGTH` unprefixed, a name holding `_` dropped (as nginx and
+ * Apache httpd drop it); `REMOTE_ADDR` from `info.remoteAddr`;
+ * `SERVER_PROTOCOL` `"HTTP/1.1"`. Repeated header lines are joined with
+ * `","`, as wsgiref joins them: on `Deno.serve` the fields are read as they
+ * came in; only a request whose headers the runtime has combined already (a
+ * `Request` built from a `Headers` object, another host's request) arrives
+ * joined with the Fetch API's `", "`. The body is read before the app runs
+ * (413 past `maxRequestBody`) and given as a `BytesIO`; `CONTENT_LENGTH` is
+ * set to its length when the request had none, and `wsgi.input_terminated`
+ * is true.
  *
- * The response keeps the status and its reason phrase (as `statusText`);
- * every header but the hop-by-hop ones (each `Set-Cookie` apart); and a
- * body that streams: the app's iterable is pulled as the client reads, and
- * its `close()` is called exactly once, when it ends, fails, or the client
- * goes away. As in wsgiref
- * the headers go out with the first non-empty block or `write()`; an app
- * error before that is a 500, after it the response is aborted. An array
- * body is sent as one block. Errors are logged to `wsgi.errors`.
+ * The app is held to the rules the handlers enforce (`startResponse`'s
+ * checks, the body's shape), with the same messages. The response keeps
+ * the status and its reason phrase (as `statusText`); every header (each
+ * `Set-Cookie` apart); and a body that streams: the app's iterable is
+ * pulled as the client reads, and its `close()` is called exactly once,
+ * when it ends, fails, or the client goes away. As in wsgiref the headers
+ * go out with the first non-empty block or `write()`; an app error before
+ * that is a 500, after it the response is aborted. An array body is sent
+ * as one block. A `FileWrapper` over a `Deno.FsFile` is sent as the file's
+ * own stream (wsgiref's `sendfile`), which closes the file when it ends;
+ * other file wrappers are sent in chunks of 64 KiB or more. Errors are
+ * logged to `wsgi.errors`.
  *
  * A `GET` or
  * `HEAD` has an empty `wsgi.input`: the Fetch API carries no body for them
@@ -945,16 +956,20 @@ function plain(status: number, text: string): Response {
  * Deno.serve({ port: 8000 }, toFetchHandler(app));
  * ```
  *
- * @example Called directly
+ * @example Called directly: PATH_INFO is a native string
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { toFetchHandler } from "@wsgiref/wsgiref/fetch";
  *
+ * let pathInfo: string | undefined;
  * const handler = toFetchHandler((environ, startResponse) => {
- *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
- *   return [new TextEncoder().encode(String(environ.PATH_INFO))];
+ *   pathInfo = environ.PATH_INFO; // a native string: one code unit per byte
+ *   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+ *   return [Uint8Array.from(pathInfo ?? "", (c) => c.charCodeAt(0))];
  * });
  * const response = await handler(new Request("http://localhost/caf%C3%A9"));
- * console.log(await response.text()); // "/café" (UTF-8 bytes as ISO-8859-1 in the environ)
+ * assertEquals(pathInfo, "/caf\xc3\xa9"); // the UTF-8 bytes of "é", as ISO-8859-1
+ * assertEquals(await response.text(), "/café"); // the same bytes, read as UTF-8
  * ```
  */
 export function toFetchHandler(
@@ -962,7 +977,9 @@ export function toFetchHandler(
   options: ToFetchHandlerOptions = {},
 ): (request: Request, info?: ServeInfo) => Promise<Response> {
   if (typeof app !== "function") {
-    throw new TypeError(`toFetchHandler needs a WSGI app, got ${typeof app}`);
+    throw new TypeError(
+      `toFetchHandler needs a WSGI app, got ${describe(app)}`,
+    );
   }
   const max = options.maxRequestBody ?? 10 * MiB;
   if (!(max >= 0)) {
@@ -980,28 +997,28 @@ export function toFetchHandler(
     );
   }
 
+  const memory = new Memory();
+
   /** Runs the app on a complete environ. */
   function runApp(
     environ: WSGIEnvironment,
     method: string,
     rawPath: string,
   ): Response | Promise<Response> {
-    const exchange = new Exchange(errors, method, rawPath);
+    const exchange = new Exchange(memory, errors, method, rawPath);
     let result: ResponseBody | Promise<ResponseBody>;
     try {
       result = app(environ, exchange.startResponse);
     } catch (e) {
       return exchange.fail(e);
     }
-    if (
-      typeof (result as { then?: unknown } | null)?.then === "function"
-    ) {
+    if (isPromiseLike<ResponseBody>(result)) {
       return Promise.resolve(result).then(
         (body) => finish(exchange, body),
         (e) => exchange.fail(e),
       );
     }
-    return finish(exchange, result as ResponseBody);
+    return finish(exchange, result);
   }
 
   /** Reads the request body, then runs the app (413 past the limit). */
@@ -1017,7 +1034,7 @@ export function toFetchHandler(
     if (environ.CONTENT_LENGTH === undefined && input.length) {
       environ.CONTENT_LENGTH = String(input.length);
     }
-    environ["wsgi.input"] = new BytesIO(input) as InputStream;
+    environ["wsgi.input"] = new BytesIO(input);
     return await runApp(environ, method, rawPath);
   }
 
@@ -1027,14 +1044,14 @@ export function toFetchHandler(
   ): Promise<Response> {
     const url = request.url;
     const method = request.method;
-    const at = splitOrigin(url);
-    const origin = lastParsed;
+    const at = memory.split(url);
+    const origin = memory.parsed;
     let hash = url.indexOf("#", at);
     if (hash === -1) hash = url.length;
     let q = url.indexOf("?", at);
     if (q === -1 || q > hash) q = hash;
     const rawPath = url.slice(at, q);
-    let pathInfo = decodePath(rawPath);
+    let pathInfo = unquoteNative(rawPath);
     if (scriptName) {
       if (
         pathInfo !== scriptName &&
@@ -1045,6 +1062,7 @@ export function toFetchHandler(
       }
       pathInfo = pathInfo.slice(scriptName.length);
     }
+    // One object literal: V8 gives it a fixed shape at once.
     const environ: WSGIEnvironment = {
       REQUEST_METHOD: method,
       SCRIPT_NAME: scriptName,
@@ -1055,10 +1073,9 @@ export function toFetchHandler(
       SERVER_PROTOCOL: "HTTP/1.1",
       SERVER_SOFTWARE: software,
       GATEWAY_INTERFACE: "CGI/1.1",
-      HTTP_HOST: origin.host,
-      "wsgi.version": VERSION,
+      "wsgi.version": WSGI_VERSION,
       "wsgi.url_scheme": origin.scheme,
-      "wsgi.input": undefined,
+      "wsgi.input": NO_INPUT,
       "wsgi.errors": errors,
       "wsgi.multithread": multithread,
       "wsgi.multiprocess": multiprocess,
@@ -1066,6 +1083,7 @@ export function toFetchHandler(
       "wsgi.file_wrapper": makeFileWrapper,
       "wsgi.input_terminated": true,
     };
+    if (origin.host) environ.HTTP_HOST = origin.host;
     const addr = info?.remoteAddr as { hostname?: string } | undefined;
     if (addr !== undefined && typeof addr.hostname === "string") {
       environ.REMOTE_ADDR = addr.hostname;
@@ -1080,12 +1098,15 @@ export function toFetchHandler(
         return await withBody(request, body, environ, method, rawPath);
       }
     }
-    environ["wsgi.input"] = new BytesIO(EMPTY) as InputStream;
+    environ["wsgi.input"] = new BytesIO(EMPTY);
     // A Response is returned, not awaited: an await costs a microtask turn.
     const response = runApp(environ, method, rawPath);
     return response instanceof Response ? response : await response;
   };
 }
+
+/** Stands in for `wsgi.input` until the request body is read. */
+const NO_INPUT: InputStream = new BytesIO(EMPTY);
 
 /** The response for an app's result: one block for an array, else streamed. */
 function finish(
@@ -1104,7 +1125,26 @@ function finish(
 
 // --- WSGI app from a Fetch handler ---------------------------------------
 
-function toRequest(environ: WSGIEnvironment): Request {
+/**
+ * The URL of the `Request` a Fetch handler gets: `requestUri`'s, with
+ * `SCRIPT_NAME` left out unless `keepScriptName` (the handler then sees
+ * itself at the root, as on `Deno.serve`), and `localhost` as the host when
+ * the environ names none (a CGI program run from a shell).
+ */
+function requestUrl(environ: WSGIEnvironment, keepScriptName: boolean): string {
+  return requestUri({
+    "wsgi.url_scheme": environ["wsgi.url_scheme"] ?? "http",
+    HTTP_HOST: environ.HTTP_HOST,
+    SERVER_NAME: environ.SERVER_NAME || "localhost",
+    SERVER_PORT: environ.SERVER_PORT ||
+      (environ["wsgi.url_scheme"] === "https" ? "443" : "80"),
+    SCRIPT_NAME: keepScriptName ? environ.SCRIPT_NAME : "",
+    PATH_INFO: environ.PATH_INFO || "/",
+    QUERY_STRING: environ.QUERY_STRING,
+  });
+}
+
+function toRequest(environ: WSGIEnvironment, keepScriptName: boolean): Request {
   const method = environ.REQUEST_METHOD ?? "GET";
   const headers = new Headers();
   for (const key in environ) {
@@ -1120,7 +1160,7 @@ function toRequest(environ: WSGIEnvironment): Request {
   if (environ.CONTENT_TYPE) headers.set("content-type", environ.CONTENT_TYPE);
   let body: Uint8Array | null = null;
   if (method !== "GET" && method !== "HEAD") {
-    const input = environ["wsgi.input"];
+    const input = environ["wsgi.input"] as InputStream | undefined;
     const length = environ.CONTENT_LENGTH?.trim();
     if (input !== undefined && length && /^\d+$/.test(length)) {
       body = readExactly(input, +length);
@@ -1129,7 +1169,7 @@ function toRequest(environ: WSGIEnvironment): Request {
     }
     if (body !== null) headers.set("content-length", String(body.length));
   }
-  return new Request(requestUri(environ), {
+  return new Request(requestUrl(environ, keepScriptName), {
     method,
     headers,
     body: body as Uint8Array<ArrayBuffer> | null,
@@ -1147,7 +1187,7 @@ function readExactly(input: InputStream, length: number): Uint8Array {
     chunks.push(more);
     got += more.length;
   }
-  return concat(chunks) ?? EMPTY;
+  return concat(chunks);
 }
 
 /** A `Response` body as a WSGI body: async chunks, `close()` cancels. */
@@ -1188,46 +1228,101 @@ class FetchBody implements AsyncIterableIterator<Uint8Array> {
 }
 
 /**
+ * Options of {@linkcode fromFetchHandler}.
+ *
+ * @example Giving the Fetch app the whole path, mount point included
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { fromFetchHandler } from "@wsgiref/wsgiref/fetch";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
+ *
+ * const app = fromFetchHandler(
+ *   (request) => new Response(new URL(request.url).pathname),
+ *   { keepScriptName: true },
+ * );
+ * const environ: Partial<WSGIEnvironment> = {
+ *   SCRIPT_NAME: "/cgi-bin/app",
+ *   PATH_INFO: "/hello",
+ * };
+ * setupTestingDefaults(environ);
+ * const body = await app(environ, () => () => {});
+ * const chunks = await Array.fromAsync(body as AsyncIterable<Uint8Array>);
+ * assertEquals(new TextDecoder().decode(chunks[0]), "/cgi-bin/app/hello");
+ * ```
+ */
+export interface FromFetchHandlerOptions {
+  /**
+   * Keep `SCRIPT_NAME` in the `Request`'s URL. By default it is left out:
+   * the Fetch app sees the URL as if it ran at the site's root (its routes
+   * answer wherever a web server mounts the program), as it would on
+   * `Deno.serve`. With `true` it sees the whole path, and must route under
+   * its mount point itself (Hono's `basePath(SCRIPT_NAME)`, say).
+   */
+  keepScriptName?: boolean;
+}
+
+/**
  * Runs a Fetch-API handler as a WSGI application, to serve it with
  * `CGIHandler`, `makeServer` or any WSGI server.
  *
- * The `Request` is built from the environ: its URL by `requestUri`, its
- * method from `REQUEST_METHOD`, its headers from the `HTTP_*` keys and
+ * The `Request` is built from the environ: its URL by `requestUri`, but
+ * without `SCRIPT_NAME` (unless `options.keepScriptName`), so that the
+ * Fetch app's routes answer wherever a web server mounts the program, as
+ * on `Deno.serve` at the root; the host is `localhost` when the environ
+ * names none (a CGI program run by hand). Its method comes from
+ * `REQUEST_METHOD`, its headers from the `HTTP_*` keys and
  * `CONTENT_TYPE`/`CONTENT_LENGTH`, its body from `wsgi.input` (read up to
  * `CONTENT_LENGTH`; all of it when `wsgi.input_terminated` is set and there
- * is no length). The app answers `"<code> <reason>"` (the standard reason
- * when `statusText` is empty), the response's headers but the hop-by-hop
- * ones (each `Set-Cookie` apart) and the body streamed from
+ * is no length). The app answers `"<code> <reason>"` (the registered
+ * reason when `statusText` is empty), the response's headers but the
+ * hop-by-hop ones (each `Set-Cookie` apart) and the body streamed from
  * `response.body`; `close()` cancels it if it was not read to the end.
  *
  * `handler` may be a function or an object with a `fetch` method (a Hono
  * app, say).
  *
  * @param handler the Fetch-API handler
+ * @param options whether the URL keeps `SCRIPT_NAME`
  * @returns a WSGI application
  *
- * @example A Hono app as a CGI program
+ * @example A Hono app as a CGI program (routes as on Deno.serve)
  * ```ts ignore
  * import { Hono } from "hono";
  * import { fromFetchHandler } from "@wsgiref/wsgiref/fetch";
  * import { CGIHandler } from "@wsgiref/wsgiref/handlers";
  *
  * const hono = new Hono().get("/", (c) => c.text("Hello from Hono"));
- * await new CGIHandler().run(fromFetchHandler(hono.fetch));
+ * await new CGIHandler().run(fromFetchHandler(hono));
  * ```
  *
- * @example On the simple server
- * ```ts ignore
+ * @example Called directly, as a CGI program mounted at /cgi-bin/app
+ * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { fromFetchHandler } from "@wsgiref/wsgiref/fetch";
- * import { makeServer } from "@wsgiref/wsgiref/simple_server";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const app = fromFetchHandler((request) => new Response(request.url));
- * await using server = makeServer("127.0.0.1", 8000, app);
- * await server.serveForever();
+ * const environ: Partial<WSGIEnvironment> = {
+ *   SCRIPT_NAME: "/cgi-bin/app",
+ *   PATH_INFO: "/hello",
+ *   QUERY_STRING: "a=1",
+ * };
+ * setupTestingDefaults(environ);
+ * let status = "";
+ * const body = await app(environ, (s) => {
+ *   status = s;
+ *   return () => {};
+ * });
+ * const chunks = await Array.fromAsync(body as AsyncIterable<Uint8Array>);
+ * assertEquals(status, "200 OK");
+ * assertEquals(new TextDecoder().decode(chunks[0]), "http://127.0.0.1/hello?a=1");
  * ```
  */
 export function fromFetchHandler(
   handler: FetchHandler | { fetch: FetchHandler },
+  options: FromFetchHandlerOptions = {},
 ): WSGIApplication {
   const fetch: FetchHandler = typeof handler === "function"
     ? handler
@@ -1235,14 +1330,15 @@ export function fromFetchHandler(
   if (typeof fetch !== "function") {
     throw new TypeError(
       "fromFetchHandler needs a function (request) => Response, " +
-        "or an object with such a fetch method",
+        `or an object with such a fetch method (got ${describe(handler)})`,
     );
   }
+  const keepScriptName = options.keepScriptName ?? false;
   return async function fetchApp(environ, startResponse) {
-    const response = await fetch(toRequest(environ));
+    const response = await fetch(toRequest(environ, keepScriptName));
     if (!(response instanceof Response)) {
       throw new TypeError(
-        `The Fetch handler must return a Response, got ${typeName(response)}`,
+        `The Fetch handler must return a Response (got ${describe(response)})`,
       );
     }
     const code = response.status;
@@ -1251,7 +1347,7 @@ export function fromFetchHandler(
       if (!isHopByHop(name)) headers.push([name, value]);
     }
     startResponse(
-      `${code} ${response.statusText || reasons[code] || "Unknown"}`,
+      `${code} ${response.statusText || reasonPhrase(code)}`,
       headers,
     );
     return response.body === null ? [] : new FetchBody(response.body);

@@ -23,8 +23,8 @@
 
 import type {
   ErrorStream,
-  FileLike,
-  FileWrapperFactory,
+  FileWrapperClass,
+  HeaderList,
   InputStream,
   ResponseBody,
   StartResponse,
@@ -32,15 +32,34 @@ import type {
   WSGIApplication,
   WSGIEnvironment,
 } from "./types.ts";
-import { FileWrapper, guessScheme, isHopByHop } from "./util.ts";
+import { FileWrapper, guessScheme } from "./util.ts";
 import { ResponseHeaders } from "./headers.ts";
-import { AssertionError, checkStatus } from "./_errors.ts";
+import {
+  bodyBeforeStart,
+  callClose,
+  checkBody,
+  checkChunk,
+  checkHead,
+  checkResponseHeaders,
+  checkRestart,
+  checkStatus,
+  checkWriteData,
+  EMPTY,
+  ERROR_BODY,
+  ERROR_STATUS,
+  formatError,
+  isPromiseLike,
+  noStartResponse,
+  ownHeaderList,
+  writeOutsideResponse,
+  WSGI_VERSION,
+} from "./_gateway.ts";
+import { checkHeaderValue } from "./_field.ts";
+import { fileWrapperFactory } from "./_environ.ts";
 import { latin1Into } from "./_latin1.ts";
 import { httpDate } from "./_date.ts";
 import {
   bytesFromInvalidDataMessage,
-  formatError,
-  isPromiseLike,
   LimitedInput,
   parseContentLength,
   parseEnvironBlock,
@@ -53,7 +72,9 @@ import {
 export type {
   ErrorStream,
   FileLike,
+  FileWrapperClass,
   FileWrapperFactory,
+  HeaderList,
   InputStream,
   ResponseBody,
   ResponseChunks,
@@ -72,13 +93,10 @@ export type { ResponseHeaders } from "./headers.ts";
  *
  * @example
  * ```ts
+ * import { assertThrows } from "@std/assert";
  * import { BaseHandler, NotImplementedError } from "@wsgiref/wsgiref/handlers";
  *
- * try {
- *   new BaseHandler().getStdin();
- * } catch (e) {
- *   console.log(e instanceof NotImplementedError); // true
- * }
+ * assertThrows(() => new BaseHandler().getStdin(), NotImplementedError);
  * ```
  */
 export class NotImplementedError extends Error {
@@ -88,9 +106,11 @@ export class NotImplementedError extends Error {
    * @param message what to override
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { NotImplementedError } from "@wsgiref/wsgiref/handlers";
    *
-   * throw new NotImplementedError("rawWrite() must be overridden");
+   * const error = new NotImplementedError("rawWrite() must be overridden");
+   * assertEquals(error.name, "NotImplementedError");
    * ```
    */
   constructor(message: string) {
@@ -106,10 +126,11 @@ export class NotImplementedError extends Error {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { isClientDisconnect } from "@wsgiref/wsgiref/handlers";
  *
- * isClientDisconnect(new Deno.errors.BrokenPipe()); // true
- * isClientDisconnect(new Error("disk full")); // false
+ * assertEquals(isClientDisconnect(new Deno.errors.BrokenPipe()), true);
+ * assertEquals(isClientDisconnect(new Error("disk full")), false);
  * ```
  */
 export function isClientDisconnect(error: unknown): boolean {
@@ -126,7 +147,9 @@ export function isClientDisconnect(error: unknown): boolean {
  *
  * @example
  * ```ts
- * import type { HandlerOutput } from "@wsgiref/wsgiref/handlers";
+ * import { assertEquals } from "@std/assert";
+ * import { SimpleHandler, type HandlerOutput } from "@wsgiref/wsgiref/handlers";
+ * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
  * const chunks: Uint8Array[] = [];
  * const out: HandlerOutput = {
@@ -135,6 +158,21 @@ export function isClientDisconnect(error: unknown): boolean {
  *     return p.length;
  *   },
  * };
+ *
+ * const h = new SimpleHandler(new BytesIO(), out, new StringIO(), {
+ *   REQUEST_METHOD: "GET",
+ *   SERVER_PROTOCOL: "HTTP/1.0",
+ * });
+ * h.osEnviron = {};
+ * await h.run((_environ, startResponse) => {
+ *   startResponse("204 No Content", [["Date", "Mon, 05 Jun 2006 18:49:54 GMT"]]);
+ *   return [];
+ * });
+ * assertEquals(
+ *   new TextDecoder().decode(chunks[0]),
+ *   "HTTP/1.0 204 No Content\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\n" +
+ *     "Content-Length: 0\r\n\r\n",
+ * );
  * ```
  */
 export interface HandlerOutput {
@@ -149,9 +187,16 @@ export interface HandlerOutput {
  *
  * @example
  * ```ts
- * import type { SimpleHandlerOptions } from "@wsgiref/wsgiref/handlers";
+ * import { assertEquals } from "@std/assert";
+ * import {
+ *   SimpleHandler,
+ *   type SimpleHandlerOptions,
+ * } from "@wsgiref/wsgiref/handlers";
+ * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
  * const options: SimpleHandlerOptions = { multithread: false, multiprocess: true };
+ * const h = new SimpleHandler(new BytesIO(), new BytesIO(), new StringIO(), {}, options);
+ * assertEquals([h.wsgiMultithread, h.wsgiMultiprocess], [false, true]);
  * ```
  */
 export interface SimpleHandlerOptions {
@@ -162,123 +207,14 @@ export interface SimpleHandlerOptions {
 }
 
 /**
- * A file wrapper class: its instances are the bodies that
- * {@linkcode BaseHandler.sendfile} may send, and `wsgi.file_wrapper` makes
- * them.
- *
- * @example
- * ```ts
- * import type { FileWrapperClass } from "@wsgiref/wsgiref/handlers";
- * import { FileWrapper } from "@wsgiref/wsgiref/util";
- *
- * const cls: FileWrapperClass = FileWrapper;
- * ```
- */
-export type FileWrapperClass = new (
-  filelike: FileLike | Deno.FsFile,
-  blksize?: number,
-) => FileWrapper;
-
-const WSGI_VERSION: readonly [number, number] = Object.freeze([1, 0] as const);
-const EMPTY = new Uint8Array(0);
-const ERROR_BODY = new TextEncoder().encode(
-  "A server error occurred.  Please contact the administrator.",
-);
-
-const factories = new WeakMap<FileWrapperClass, FileWrapperFactory>();
-
-/** The `wsgi.file_wrapper` callable for a wrapper class, made once per class. */
-function factoryFor(cls: FileWrapperClass): FileWrapperFactory {
-  let f = factories.get(cls);
-  if (!f) {
-    f = (filelike, blksize) => new cls(filelike, blksize);
-    factories.set(cls, f);
-  }
-  return f;
-}
-
-let processEnviron: Readonly<Record<string, string>> | undefined;
-
-/**
  * The default `osEnviron`: the process environment when `--allow-env` is
- * granted (asked without prompting), else nothing. Read once.
+ * granted (asked without prompting), else nothing.
  */
-function defaultOsEnviron(): Readonly<Record<string, string>> {
-  if (processEnviron === undefined) {
-    let env: Record<string, string> = {};
-    if (Deno.permissions.querySync({ name: "env" }).state === "granted") {
-      env = readEnviron();
-    }
-    processEnviron = Object.freeze(env);
+function defaultOsEnviron(): Record<string, string> {
+  if (Deno.permissions.querySync({ name: "env" }).state === "granted") {
+    return readEnviron();
   }
-  return processEnviron;
-}
-
-/**
- * Throws a `TypeError` if `s` is not a string that may stand in a response
- * head: no CR, LF or NUL (header injection) and no code unit above 0xFF.
- */
-function checkField(s: unknown, what: string): asserts s is string {
-  if (typeof s !== "string") {
-    throw new TypeError(`${what} must be a string, got ${typeof s}`);
-  }
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 13 || c === 10 || c === 0) {
-      throw new TypeError(
-        `${what} ${JSON.stringify(s)} contains ${
-          c === 13 ? "CR" : c === 10 ? "LF" : "NUL"
-        } at index ${i}: line breaks and NUL are not allowed in a response head`,
-      );
-    }
-    if (c > 0xff) {
-      throw new TypeError(
-        `${what} ${JSON.stringify(s)} has U+${
-          c.toString(16).toUpperCase().padStart(4, "0")
-        } at index ${i}: response heads are ISO-8859-1; encode the text ` +
-          `(as UTF-8, then read the bytes as ISO-8859-1, or percent-encode it)`,
-      );
-    }
-  }
-}
-
-// RFC 9110 tchar: the bytes a header name may hold.
-const TCHAR = new Uint8Array(128);
-for (
-  const c
-    of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-) {
-  TCHAR[c.charCodeAt(0)] = 1;
-}
-
-/**
- * Checks a response header name: a non-empty token (RFC 9110), so that a
- * name such as `"X-Injected: 1"` or `"A B"` never reaches the wire.
- */
-function checkName(s: unknown): asserts s is string {
-  checkField(s, "Header name");
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || !TCHAR[c]) {
-      throw new TypeError(
-        `Header name ${JSON.stringify(s)} has ${
-          JSON.stringify(s[i])
-        } at index ${i}: a header name is a token (letters, digits and ` +
-          "!#$%&'*+-.^_`|~), without spaces or colons",
-      );
-    }
-  }
-  if (s.length === 0) throw new TypeError("Header name must not be empty");
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (typeof value === "object") {
-    return `an object (${value.constructor?.name ?? "no prototype"})`;
-  }
-  return `${typeof value} ${String(value)}`;
+  return {};
 }
 
 /**
@@ -296,6 +232,7 @@ function describe(value: unknown): string {
  *
  * @example A handler that collects the response in memory
  * ```ts
+ * import { assertMatch } from "@std/assert";
  * import { BaseHandler } from "@wsgiref/wsgiref/handlers";
  * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
@@ -318,11 +255,15 @@ function describe(value: unknown): string {
  * }
  *
  * const h = new MemoryHandler();
+ * h.osEnviron = {};
  * await h.run((_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
  *   return [new TextEncoder().encode("hi")];
  * });
- * new TextDecoder().decode(h.out.getValue()); // "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nDate: …\r\nContent-Length: 2\r\n\r\nhi"
+ * assertMatch(
+ *   new TextDecoder().decode(h.out.getValue()),
+ *   /^HTTP\/1\.0 200 OK\r\nDate: .* GMT\r\nContent-Type: text\/plain\r\nContent-Length: 2\r\n\r\nhi$/,
+ * );
  * ```
  */
 export class BaseHandler {
@@ -353,7 +294,7 @@ export class BaseHandler {
   headersClass: typeof ResponseHeaders = ResponseHeaders;
 
   /** The status of the error page sent when the app fails before output. */
-  errorStatus = "500 Internal Server Error";
+  errorStatus: string = ERROR_STATUS;
   /** The headers of the error page. */
   errorHeaders: [string, string][] = [["Content-Type", "text/plain"]];
   /** The body of the error page. */
@@ -381,6 +322,8 @@ export class BaseHandler {
   #writeError: { error: unknown } | undefined;
   /** The body already closed, so that close() runs once. */
   #closedBody: unknown;
+  /** True once the response ended (close() ran), until the next run(). */
+  #ended = false;
 
   /** The `startResponse` callable given to the app: {@linkcode BaseHandler.startResponse}, bound. */
   protected readonly boundStartResponse: StartResponse = (
@@ -394,11 +337,12 @@ export class BaseHandler {
 
   /**
    * Variables copied into every environ before the CGI variables: by
-   * default the process environment (as {@linkcode readEnviron} reads it)
-   * when `--allow-env` is granted, else none. CGI handlers use none.
+   * default the process environment (as {@linkcode readEnviron} reads it,
+   * once per handler) when `--allow-env` is granted, else none. CGI
+   * handlers use none.
    */
   get osEnviron(): Record<string, string> {
-    return this.#osEnviron ?? defaultOsEnviron();
+    return this.#osEnviron ??= defaultOsEnviron();
   }
   set osEnviron(value: Record<string, string>) {
     this.#osEnviron = value;
@@ -411,6 +355,7 @@ export class BaseHandler {
    * while handling an error is thrown.
    */
   async run(application: WSGIApplication): Promise<void> {
+    this.#ended = false;
     try {
       this.setupEnviron();
       try {
@@ -446,7 +391,8 @@ export class BaseHandler {
 
   /** Builds {@linkcode BaseHandler.environ} for one request. */
   setupEnviron(): void {
-    const env: WSGIEnvironment = this.environ = { ...this.osEnviron };
+    // Completed below: addCgiVars adds the CGI variables to this.environ.
+    const env = this.environ = { ...this.osEnviron } as WSGIEnvironment;
     this.addCgiVars();
     env["wsgi.input"] = this.getStdin();
     env["wsgi.errors"] = this.getStderr();
@@ -456,7 +402,7 @@ export class BaseHandler {
     env["wsgi.multithread"] = this.wsgiMultithread;
     env["wsgi.multiprocess"] = this.wsgiMultiprocess;
     if (this.wsgiFileWrapper !== undefined) {
-      env["wsgi.file_wrapper"] = factoryFor(this.wsgiFileWrapper);
+      env["wsgi.file_wrapper"] = fileWrapperFactory(this.wsgiFileWrapper);
     }
     if (
       this.originServer && this.serverSoftware && !("SERVER_SOFTWARE" in env)
@@ -487,50 +433,44 @@ export class BaseHandler {
 
   /** Iterates the body, writing each chunk. */
   async #sendBody(): Promise<void> {
-    const body = this.result as unknown;
-    if (body === null || typeof body !== "object") {
-      throw new AssertionError(
-        `The application returned ${describe(body)}: return an iterable of ` +
-          `Uint8Array chunks (an array, a generator, a ReadableStream)`,
-      );
-    }
-    if (body instanceof Uint8Array || typeof body === "string") {
-      throw new AssertionError(
-        "The application returned a bare Uint8Array: return [body] instead",
-      );
-    }
+    const body: unknown = this.result;
+    checkBody(body);
     if (Array.isArray(body)) {
+      // All returned at once: startResponse can no longer come.
+      if (!this.status) throw noStartResponse();
       for (let i = 0; i < body.length; i++) {
         if (this.#pending || this.#writeError) await this.#settleWrites();
-        const r = this.write(body[i]);
+        const r = this.#sendChunk(body[i]);
         if (r) await r;
       }
     } else if (
-      // Checked by shape first: touching the ReadableStream global costs a
-      // few milliseconds at start-up (Deno loads web streams lazily).
+      // Checked by shape first: touching the ReadableStream global makes
+      // Deno load web streams, which a CGI program pays for at start-up.
       typeof (body as { getReader?: unknown }).getReader === "function" &&
       body instanceof ReadableStream
     ) {
       return await this.#sendStream(body as ReadableStream<Uint8Array>);
     } else if (Symbol.asyncIterator in body) {
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      for await (const chunk of body as AsyncIterable<unknown>) {
         if (this.#pending || this.#writeError) await this.#settleWrites();
-        const r = this.write(chunk);
-        if (r) await r;
-      }
-    } else if (Symbol.iterator in body) {
-      for (const chunk of body as Iterable<Uint8Array>) {
-        if (this.#pending || this.#writeError) await this.#settleWrites();
-        const r = this.write(chunk);
+        const r = this.#sendChunk(chunk);
         if (r) await r;
       }
     } else {
-      throw new AssertionError(
-        `The application returned ${describe(body)}, which is not iterable: ` +
-          `return an iterable of Uint8Array chunks`,
-      );
+      for (const chunk of body as Iterable<unknown>) {
+        if (this.#pending || this.#writeError) await this.#settleWrites();
+        const r = this.#sendChunk(chunk);
+        if (r) await r;
+      }
     }
     if (this.#pending || this.#writeError) await this.#settleWrites();
+  }
+
+  /** One chunk of the body: checked, then written as wsgiref's `write`. */
+  #sendChunk(chunk: unknown): void | Promise<void> {
+    checkChunk(chunk);
+    if (!this.status) throw bodyBeforeStart();
+    return this.write(chunk);
   }
 
   /** Reads a stream body with a reader; cancels the stream if sending stops early. */
@@ -542,7 +482,7 @@ export class BaseHandler {
         const { done, value } = await reader.read();
         if (done) break;
         if (this.#pending || this.#writeError) await this.#settleWrites();
-        const r = this.write(value);
+        const r = this.#sendChunk(value);
         if (r) await r;
       }
       if (this.#pending || this.#writeError) await this.#settleWrites();
@@ -578,76 +518,37 @@ export class BaseHandler {
 
   #headers(): ResponseHeaders {
     const h = this.headers;
-    if (h === undefined) {
-      throw new AssertionError(
-        "No headers: the application must call startResponse() first",
-      );
-    }
+    if (h === undefined) throw noStartResponse();
     return h;
   }
 
   /**
-   * The `start_response` callable of PEP 3333. Checks the status
-   * (3 digits, a space, a reason), the header names and values (strings,
-   * no CR/LF/NUL, no hop-by-hop header), and refuses a second call unless
-   * `excInfo` is given; with `excInfo` after the headers went out, rethrows
-   * it. Returns the `write` callable.
+   * The `start_response` callable of PEP 3333, with the checks both
+   * gateways share: the status (3 digits, a space, a reason; no control
+   * character, ISO-8859-1), each header (a `[name, value]` pair of strings,
+   * a token name, a valid value, no hop-by-hop header), and no second call
+   * unless `excInfo` is given; with `excInfo` after the headers went out,
+   * `excInfo` is rethrown. A broken WSGI rule is an `AssertionError`, a
+   * value of the wrong type or that cannot go on the wire a `TypeError`.
+   * The list is wrapped in place (a frozen list is copied). Returns the
+   * `write` callable.
    */
   startResponse(
     status: string,
-    headers: [string, string][],
+    headers: HeaderList,
     excInfo?: unknown,
   ): WriteFn {
-    if (excInfo !== undefined && excInfo !== null) {
-      if (this.headersSent) throw excInfo;
-    } else if (this.headers !== undefined) {
-      throw new AssertionError("Headers already set!");
-    }
+    checkRestart(this.headers !== undefined, this.headersSent, excInfo);
     this.status = status;
-    if (Array.isArray(headers)) {
-      for (const pair of headers) {
-        if (Array.isArray(pair)) {
-          for (const v of pair) {
-            if (typeof v !== "string") {
-              throw new AssertionError(
-                `Header names/values must be of type string (got ${
-                  describe(v)
-                })`,
-              );
-            }
-          }
-        }
-      }
-    }
-    this.headers = new this.headersClass(headers);
-    if (typeof status !== "string") {
-      throw new AssertionError(
-        `Status must be of type string (got ${describe(status)})`,
-      );
-    }
     this.validateStatus(status);
-    for (const [name, value] of headers) {
-      if (isHopByHop(name)) {
-        throw new AssertionError(
-          `Hop-by-hop header, '${name}: ${value}', not allowed`,
-        );
-      }
-    }
+    checkResponseHeaders(headers);
+    this.headers = new this.headersClass(ownHeaderList(headers));
     return this.boundWrite;
   }
 
-  /** Checks a status line, as wsgiref's `_validate_status`, and for header injection. */
+  /** Checks a status line, as wsgiref's `_validate_status`, and its characters. */
   validateStatus(status: string): void {
     checkStatus(status);
-    for (let i = 0; i < status.length; i++) {
-      const c = status.charCodeAt(i);
-      if (c === 13 || c === 10 || c === 0 || c > 0xff) {
-        throw new AssertionError(
-          `Status ${JSON.stringify(status)} has a forbidden character at ` +
-            `index ${i}: no CR, LF, NUL, and ISO-8859-1 only`,
-        );
-      }
-    }
   }
 
   /**
@@ -656,31 +557,28 @@ export class BaseHandler {
    * `Server:` when {@linkcode BaseHandler.serverSoftware} is set (nothing at
    * all for an HTTP/0.9 client); for a gateway `Status: <status>`. Then the
    * headers and a blank line, as one ISO-8859-1 buffer. Refuses (with a
-   * `TypeError`) a name or value holding CR, LF, NUL or a code unit above
-   * 0xFF, whatever the app did to its header list.
+   * `TypeError`) a name that is not a token, or a value with a control
+   * character or a code unit above 0xFF, whatever the app did to its
+   * header list after `startResponse`.
    */
   buildPreamble(): Uint8Array {
     const headers = this.#headers();
-    const status = this.status ?? "";
-    checkField(status, "Status");
+    const status = this.status;
+    checkHead(status, headers);
     let head: string;
     if (this.originServer) {
       if (!this.clientIsModern()) return EMPTY;
-      checkField(this.httpVersion, "httpVersion");
+      checkHeaderValue(this.httpVersion, "httpVersion");
       head = `HTTP/${this.httpVersion} ${status}\r\n`;
       if (!headers.has("Date")) head += `Date: ${httpDate()}\r\n`;
       if (this.serverSoftware && !headers.has("Server")) {
-        checkField(this.serverSoftware, "serverSoftware");
+        checkHeaderValue(this.serverSoftware, "serverSoftware");
         head += `Server: ${this.serverSoftware}\r\n`;
       }
     } else {
       head = `Status: ${status}\r\n`;
     }
-    for (const [name, value] of headers) {
-      checkName(name);
-      checkField(value, "Header value");
-      head += `${name}: ${value}\r\n`;
-    }
+    for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
     head += "\r\n";
     const out = new Uint8Array(head.length);
     latin1Into(head, out, 0);
@@ -709,17 +607,12 @@ export class BaseHandler {
   /**
    * The `write` step of PEP 3333: sends the head before the first bytes,
    * then `data`, then flushes. Throws an `AssertionError` for data that is
-   * not a `Uint8Array` or a write before `startResponse`.
+   * not a `Uint8Array`, and for a write before `startResponse` or after
+   * the response ended.
    */
   write(data: Uint8Array): void | Promise<void> {
-    if (!(data instanceof Uint8Array)) {
-      throw new AssertionError(
-        `write() argument must be a Uint8Array (bytes), got ${describe(data)}`,
-      );
-    }
-    if (!this.status) {
-      throw new AssertionError("write() before startResponse()");
-    }
+    checkWriteData(data);
+    if (!this.status) throw writeOutsideResponse(this.#ended);
     let r: void | Promise<void> = undefined;
     if (!this.headersSent) {
       this.bytesSent = data.length; // so that Content-Length is known
@@ -745,11 +638,7 @@ export class BaseHandler {
       if (r) this.#pending = this.#track(r);
       return;
     }
-    if (!(data instanceof Uint8Array)) {
-      throw new AssertionError(
-        `write() argument must be a Uint8Array (bytes), got ${describe(data)}`,
-      );
-    }
+    checkWriteData(data);
     this.#pending = this.#track(
       this.#pending.then(() => this.#writeError ? undefined : this.write(data)),
     );
@@ -811,6 +700,7 @@ export class BaseHandler {
           undefined;
       this.bytesSent = 0;
       this.headersSent = false;
+      this.#ended = true;
       this.#closedBody = undefined;
       this.#pending = undefined;
       this.#writeError = undefined;
@@ -824,10 +714,8 @@ export class BaseHandler {
       return;
     }
     this.#closedBody = body;
-    const close = (body as { close?: unknown }).close;
-    if (typeof close === "function") {
-      return (close as () => void | Promise<void>).call(body);
-    }
+    const r = callClose(body);
+    if (isPromiseLike(r)) return Promise.resolve(r).then(() => {});
   }
 
   /** Sends the head: {@linkcode BaseHandler.cleanupHeaders}, then {@linkcode BaseHandler.sendPreamble}. */
@@ -866,7 +754,7 @@ export class BaseHandler {
     this.logException(error);
     if (!this.headersSent) {
       const result = this.errorOutput(
-        this.environ ?? {},
+        this.environ ?? ({} as WSGIEnvironment),
         this.boundStartResponse,
         error,
       );
@@ -941,6 +829,7 @@ export class BaseHandler {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { SimpleHandler } from "@wsgiref/wsgiref/handlers";
  * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
@@ -949,12 +838,16 @@ export class BaseHandler {
  *   REQUEST_METHOD: "GET",
  *   SERVER_PROTOCOL: "HTTP/1.0",
  * });
+ * h.osEnviron = {};
  * await h.run((_environ, startResponse) => {
  *   startResponse("200 OK", [["Date", "Mon, 05 Jun 2006 18:49:54 GMT"]]);
  *   return [new TextEncoder().encode("Hello")];
  * });
- * new TextDecoder().decode(out.getValue());
- * // "HTTP/1.0 200 OK\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\nContent-Length: 5\r\n\r\nHello"
+ * assertEquals(
+ *   new TextDecoder().decode(out.getValue()),
+ *   "HTTP/1.0 200 OK\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\n" +
+ *     "Content-Length: 5\r\n\r\nHello",
+ * );
  * ```
  */
 export class SimpleHandler extends BaseHandler {
@@ -965,7 +858,7 @@ export class SimpleHandler extends BaseHandler {
   /** The error log. */
   stderr: ErrorStream;
   /** The request's CGI variables, added to every environ. */
-  baseEnv: WSGIEnvironment;
+  baseEnv: Partial<WSGIEnvironment>;
 
   /**
    * Makes a handler over the given streams and CGI variables.
@@ -980,7 +873,7 @@ export class SimpleHandler extends BaseHandler {
     stdin: InputStream,
     stdout: HandlerOutput,
     stderr: ErrorStream,
-    environ: WSGIEnvironment,
+    environ: Partial<WSGIEnvironment>,
     options: SimpleHandlerOptions = {},
   ) {
     super();
@@ -1053,18 +946,22 @@ export class SimpleHandler extends BaseHandler {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { BaseCGIHandler } from "@wsgiref/wsgiref/handlers";
  * import { BytesIO, StringIO } from "@wsgiref/wsgiref/util";
  *
  * const out = new BytesIO();
- * await new BaseCGIHandler(new BytesIO(), out, new StringIO(), {}).run(
- *   (_environ, startResponse) => {
- *     startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
- *     return [new TextEncoder().encode("nope")];
- *   },
+ * const h = new BaseCGIHandler(new BytesIO(), out, new StringIO(), {});
+ * h.osEnviron = {};
+ * await h.run((_environ, startResponse) => {
+ *   startResponse("404 Not Found", [["Content-Type", "text/plain"]]);
+ *   return [new TextEncoder().encode("nope")];
+ * });
+ * assertEquals(
+ *   new TextDecoder().decode(out.getValue()),
+ *   "Status: 404 Not Found\r\nContent-Type: text/plain\r\n" +
+ *     "Content-Length: 4\r\n\r\nnope",
  * );
- * new TextDecoder().decode(out.getValue());
- * // "Status: 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nnope"
  * ```
  */
 export class BaseCGIHandler extends SimpleHandler {
@@ -1167,7 +1064,7 @@ function fixIISPathInfo(environ: Record<string, string>): void {
 /**
  * True when every permission is granted, as `-A` does: only then does Deno
  * let a program read /proc/self/environ (asking first spares a thrown
- * error, which costs about a millisecond of CGI start-up).
+ * error, which CGI start-up would pay for).
  */
 function allGranted(): boolean {
   for (const name of ["read", "write", "run", "ffi", "sys", "env", "net"]) {

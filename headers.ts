@@ -5,50 +5,43 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { ResponseHeaders } from "@wsgiref/wsgiref/headers";
  *
  * const list: [string, string][] = [["Content-Type", "text/plain"]];
  * const headers = new ResponseHeaders(list);
  * headers.addHeader("Content-Disposition", "attachment", { filename: "a.txt" });
- * list.length; // 2: the list is changed in place
- * headers.toString(); // "Content-Type: text/plain\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n\r\n"
+ * assertEquals(list.length, 2); // the list is changed in place
+ * assertEquals(
+ *   headers.toString(),
+ *   'Content-Type: text/plain\r\nContent-Disposition: attachment; filename="a.txt"\r\n\r\n',
+ * );
  * ```
  *
  * @module
  */
 
 import { latin1Encode } from "./_latin1.ts";
+import { checkHeaderName, checkHeaderValue } from "./_field.ts";
+import { checkHeaderList, checkString } from "./_gateway.ts";
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (typeof value === "object") {
-    return `an object (${value.constructor?.name ?? "no prototype"})`;
-  }
-  return `${typeof value} ${String(value)}`;
+/** A name to look up, lower-cased: any string (a lookup puts nothing on the wire). */
+function lookup(name: string): string {
+  checkString(name, "Header name");
+  return name.toLowerCase();
 }
 
-/**
- * Checks that `value` may stand in a header line: a string with no CR, LF
- * or NUL (which would let it forge other headers). Returns it.
- */
-function checked(value: unknown, what: string): string {
-  if (typeof value !== "string") {
-    throw new TypeError(
-      `Header ${what}s must be strings, got ${describe(value)}`,
-    );
-  }
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 13 || c === 10 || c === 0) {
-      throw new TypeError(
-        `Header ${what} ${JSON.stringify(value)} contains ${
-          c === 13 ? "CR" : c === 10 ? "LF" : "NUL"
-        } at index ${i}: line breaks and NUL are not allowed in headers`,
-      );
-    }
-  }
+/** A name to add: a token (see `checkHeaderName`). */
+function nameToAdd(name: string): string {
+  checkString(name, "Header name");
+  checkHeaderName(name);
+  return name;
+}
+
+/** A value to add: fit for a response head (see `checkHeaderValue`). */
+function valueToAdd(value: string): string {
+  checkString(value, "Header value");
+  checkHeaderValue(value);
   return value;
 }
 
@@ -66,20 +59,25 @@ function formatParam(key: string, value: string | null): string {
  *
  * The list given to the constructor is wrapped **in place**: every change
  * made through the view is made to that array. Names are matched without
- * regard to case; values are kept as given. Every name and value must be a
- * string with no CR, LF or NUL.
+ * regard to case; values are kept as given. Every name added must be a
+ * token and every value fit for a response head (no CR, LF or other
+ * control character but HTAB, ISO-8859-1), or a `TypeError` says what is
+ * wrong: nothing added through the view can forge a header on the wire.
  *
  * @example
  * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
  * import { ResponseHeaders } from "@wsgiref/wsgiref/headers";
  *
  * const h = new ResponseHeaders();
  * h.set("Foo", "bar");
- * h.get("foo"); // "bar"
- * h.setDefault("Content-Type", "text/plain"); // "text/plain"
- * h.getAll("FOO"); // ["bar"]
+ * assertEquals(h.get("foo"), "bar");
+ * assertEquals(h.setDefault("Content-Type", "text/plain"), "text/plain");
+ * assertEquals(h.getAll("FOO"), ["bar"]);
  * h.delete("foo");
- * h.has("Foo"); // false
+ * assertEquals(h.has("Foo"), false);
+ * // Nothing that could forge a header gets in:
+ * assertThrows(() => h.set("X-A", "1\r\nSet-Cookie: a=1"), TypeError, "CR");
  * ```
  */
 export class ResponseHeaders implements Iterable<[string, string]> {
@@ -87,27 +85,12 @@ export class ResponseHeaders implements Iterable<[string, string]> {
 
   /**
    * Wraps `list` in place. A non-array is a `TypeError`, and so is an entry
-   * that is not a pair of strings free of CR, LF and NUL.
+   * that is not a pair of a token name and a valid value.
    *
    * @param list the header list to view and change
    */
   constructor(list: [string, string][] = []) {
-    if (!Array.isArray(list)) {
-      throw new TypeError(
-        `ResponseHeaders needs an array of [name, value] pairs, got ${
-          describe(list)
-        }`,
-      );
-    }
-    for (const pair of list) {
-      if (!Array.isArray(pair) || pair.length !== 2) {
-        throw new TypeError(
-          `Each header must be a [name, value] pair, got ${describe(pair)}`,
-        );
-      }
-      checked(pair[0], "name");
-      checked(pair[1], "value");
-    }
+    checkHeaderList(list);
     this.#list = list;
   }
 
@@ -123,7 +106,7 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   /** The first value of `name`, or `fallback` when it is absent. */
   get<T>(name: string, fallback: T): string | T;
   get<T>(name: string, fallback?: T): string | T | undefined {
-    const lower = checked(name, "name").toLowerCase();
+    const lower = lookup(name);
     for (const [k, v] of this.#list) {
       if (k.toLowerCase() === lower) return v;
     }
@@ -132,14 +115,15 @@ export class ResponseHeaders implements Iterable<[string, string]> {
 
   /** Replaces every `name` header with one `name: value`, at the end. */
   set(name: string, value: string): void {
-    checked(value, "value");
+    nameToAdd(name);
+    valueToAdd(value);
     this.delete(name);
     this.#list.push([name, value]);
   }
 
   /** Removes every `name` header; no error when there is none. */
   delete(name: string): void {
-    const lower = checked(name, "name").toLowerCase();
+    const lower = lookup(name);
     const list = this.#list;
     let w = 0;
     for (let r = 0; r < list.length; r++) {
@@ -160,13 +144,13 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   setDefault(name: string, value: string): string {
     const found = this.get(name);
     if (found !== undefined) return found;
-    this.#list.push([name, checked(value, "value")]);
+    this.#list.push([nameToAdd(name), valueToAdd(value)]);
     return value;
   }
 
   /** Every value of `name`, in order; an empty array when there is none. */
   getAll(name: string): string[] {
-    const lower = checked(name, "name").toLowerCase();
+    const lower = lookup(name);
     const out: string[] = [];
     for (const [k, v] of this.#list) if (k.toLowerCase() === lower) out.push(v);
     return out;
@@ -180,13 +164,14 @@ export class ResponseHeaders implements Iterable<[string, string]> {
    *
    * @example
    * ```ts
+   * import { assertEquals } from "@std/assert";
    * import { ResponseHeaders } from "@wsgiref/wsgiref/headers";
    *
    * const h = new ResponseHeaders();
    * h.addHeader("content-disposition", "attachment", { file_name: "bud.gif" });
-   * h.get("Content-Disposition"); // 'attachment; file-name="bud.gif"'
+   * assertEquals(h.get("Content-Disposition"), 'attachment; file-name="bud.gif"');
    * h.addHeader("Foo", "bar", { cheese: null });
-   * h.get("foo"); // "bar; cheese"
+   * assertEquals(h.get("foo"), "bar; cheese");
    * ```
    */
   addHeader(
@@ -194,14 +179,14 @@ export class ResponseHeaders implements Iterable<[string, string]> {
     value: string | null,
     params: Record<string, string | null> = {},
   ): void {
-    checked(name, "name");
+    nameToAdd(name);
     const parts: string[] = [];
-    if (value !== null) parts.push(checked(value, "value"));
+    if (value !== null) parts.push(valueToAdd(value));
     for (const [key, v] of Object.entries(params)) {
       const k = key.replaceAll("_", "-");
-      parts.push(formatParam(k, v === null ? null : checked(v, "value")));
+      parts.push(formatParam(k, v === null ? null : valueToAdd(v)));
     }
-    this.#list.push([name, checked(parts.join("; "), "value")]);
+    this.#list.push([name, valueToAdd(parts.join("; "))]);
   }
 
   /** The header names, in order, repeats included. */

@@ -7,14 +7,19 @@
  *
  * @example A WSGI app on the simple server
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { makeServer, type WSGIApplication } from "@wsgiref/wsgiref";
  *
  * const app: WSGIApplication = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
  *   return [new TextEncoder().encode("Hello world!")];
  * };
- * await using server = makeServer("127.0.0.1", 8000, app);
- * await server.serveForever();
+ * await using server = makeServer("127.0.0.1", 0, app, { logRequests: false });
+ * const serving = server.serveForever(); // until shutdown()
+ * const response = await fetch(`http://127.0.0.1:${server.port}/`);
+ * assertEquals(await response.text(), "Hello world!");
+ * await server.shutdown();
+ * await serving;
  * ```
  *
  * @module

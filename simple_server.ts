@@ -47,11 +47,9 @@
  */
 
 import { SimpleHandler } from "./handlers.ts";
-import { BytesIO, FileWrapper } from "./util.ts";
+import { BytesIO, type FileWrapper } from "./util.ts";
 import type {
   ErrorStream,
-  FileLike,
-  FileWrapperFactory,
   ResponseBody,
   StartResponse,
   WSGIApplication,
@@ -75,11 +73,17 @@ import { BodyBuffer } from "./_body_buffer.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { StringTable } from "./_string_table.ts";
 import { Event, ServerConnection } from "./_connection.ts";
-import { headerReachesEnviron } from "./_environ_names.ts";
 import { Framing } from "./_framing.ts";
 import { DEFAULT_HEAD_LIMITS, type RequestHead } from "./_head_parser.ts";
 import { httpDate } from "./_date.ts";
 import { repr } from "./_repr.ts";
+import { checkHead, SERVER_VERSION } from "./_gateway.ts";
+import {
+  envKeys,
+  fileWrapperFactory,
+  putHeaderField,
+  unquoteNative,
+} from "./_environ.ts";
 import {
   CONTINUE_RESPONSE,
   errorResponse,
@@ -92,10 +96,6 @@ import {
   logDateTimeString,
 } from "./_server_log.ts";
 
-/** wsgiref's `simple_server.__version__`. */
-const VERSION = "0.2";
-/** `server_version`: the `SERVER_SOFTWARE` of the environ. */
-const SERVER_VERSION = `WSGIServer/${VERSION}`;
 /** `sys_version`. */
 const SYS_VERSION = `Deno/${Deno.version.deno}`;
 /** `software_version`: the `Server:` header. */
@@ -352,7 +352,7 @@ export class WSGIServer implements AsyncDisposable {
   /** The port in `SERVER_PORT` (Python's `server_port`). */
   serverPort: number;
   /** The CGI variables common to every request (Python's `base_environ`). */
-  baseEnviron: WSGIEnvironment = {};
+  baseEnviron: Partial<WSGIEnvironment> = {};
   /** The application (Python's `application`). */
   application: WSGIApplication | undefined = undefined;
   /** Where the server's log lines go by default: stderr, written in order and in batches. */
@@ -639,86 +639,8 @@ export class WSGIServer implements AsyncDisposable {
 // ---------------------------------------------------------------------------
 // The environ
 
-/** `Content-Type` → `["CONTENT_TYPE", "HTTP_CONTENT_TYPE"]`; null for a name left out of the environ. */
-function envKeys(name: string): [string, string] | null {
-  if (!headerReachesEnviron(name)) return null;
-  const k = name.replaceAll("-", "_").toUpperCase();
-  return [k, "HTTP_" + k];
-}
-
-/** Python's `str.isspace()` for a code unit 0-255. */
-function isPySpace(c: number): boolean {
-  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c === 0x85 ||
-    c === 0xa0;
-}
-
-/** Python's `str.strip()` for a native string. */
-function pyStrip(v: string): string {
-  const n = v.length;
-  if (
-    n === 0 || (!isPySpace(v.charCodeAt(0)) && !isPySpace(v.charCodeAt(n - 1)))
-  ) {
-    return v;
-  }
-  let i = 0;
-  let j = n;
-  while (i < j && isPySpace(v.charCodeAt(i))) i++;
-  while (j > i && isPySpace(v.charCodeAt(j - 1))) j--;
-  return v.slice(i, j);
-}
-
-const HEXVAL = (c: number): number =>
-  c >= 48 && c <= 57
-    ? c - 48
-    : c >= 65 && c <= 70
-    ? c - 55
-    : c >= 97 && c <= 102
-    ? c - 87
-    : -1;
-
-/** `urllib.parse.unquote(s, "iso-8859-1")`: each valid `%XX` becomes one code unit. */
-function unquoteLatin1(s: string): string {
-  let i = s.indexOf("%");
-  if (i === -1) return s;
-  let out = s.slice(0, i);
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c === 37 && i + 2 < s.length) {
-      const h = HEXVAL(s.charCodeAt(i + 1));
-      const l = HEXVAL(s.charCodeAt(i + 2));
-      if (h >= 0 && l >= 0) {
-        out += String.fromCharCode(h * 16 + l);
-        i += 3;
-        continue;
-      }
-    }
-    out += s[i++];
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------
 // The per-request handler
-
-type FileWrapperClass = new (
-  filelike: FileLike | Deno.FsFile,
-  blksize?: number,
-) => FileWrapper;
-
-const defaultFactory: FileWrapperFactory = (filelike, blksize) =>
-  new FileWrapper(filelike, blksize);
-const factories = new WeakMap<FileWrapperClass, FileWrapperFactory>();
-
-/** The `wsgi.file_wrapper` callable for a wrapper class, made once per class. */
-function fileWrapperFactory(cls: FileWrapperClass): FileWrapperFactory {
-  if (cls === FileWrapper) return defaultFactory;
-  let f = factories.get(cls);
-  if (f === undefined) {
-    f = (filelike, blksize) => new cls(filelike, blksize);
-    factories.set(cls, f);
-  }
-  return f;
-}
 
 /** The code of a status line that `startResponse` validated ("NNN reason"). */
 function statusCode(status: string): number {
@@ -750,7 +672,7 @@ class ServerHandler extends SimpleHandler {
     connection: ServerConnection,
     writer: ResponseWriter,
     body: Uint8Array,
-    environ: WSGIEnvironment,
+    environ: Partial<WSGIEnvironment>,
   ) {
     super(new BytesIO(body), writer, requestHandler.getStderr(), environ, {
       multithread: true,
@@ -776,7 +698,7 @@ class ServerHandler extends SimpleHandler {
       env = Object.assign({}, os, cgi);
       break;
     }
-    this.environ = env;
+    this.environ = env as WSGIEnvironment; // completed below
     env["wsgi.input"] = this.stdin;
     env["wsgi.errors"] = this.stderr;
     env["wsgi.version"] = this.wsgiVersion;
@@ -820,11 +742,16 @@ class ServerHandler extends SimpleHandler {
    * a line break.
    */
   override sendPreamble(): void | Promise<void> {
+    try {
+      checkHead(this.status, this.headers!);
+    } catch (error) {
+      this.headersSent = false; // nothing was sent: the error page may go out
+      throw error;
+    }
     let head = `HTTP/${this.httpVersion} ${this.status}\r\n`;
     let fields = "";
     let hasDate = false;
     let hasServer = false;
-    let lines = 2;
     for (const [name, value] of this.headers!) {
       if (name.length === 4) {
         if (!hasDate && name.toLowerCase() === "date") hasDate = true;
@@ -832,24 +759,12 @@ class ServerHandler extends SimpleHandler {
         if (!hasServer && name.toLowerCase() === "server") hasServer = true;
       }
       fields += `${name}: ${value}\r\n`;
-      lines++;
     }
-    if (!hasDate) {
-      head += `Date: ${httpDate()}\r\n`;
-      lines++;
-    }
+    if (!hasDate) head += `Date: ${httpDate()}\r\n`;
     if (!hasServer && this.serverSoftware) {
       head += `Server: ${this.serverSoftware}\r\n`;
-      lines++;
     }
-    if (!this.writer.queueHead(`${head}${fields}\r\n`, lines)) {
-      // A forbidden character somewhere: nothing was sent, so the error
-      // page can still go out (as BaseHandler.sendPreamble); let
-      // buildPreamble name the character.
-      this.headersSent = false;
-      this.buildPreamble();
-      throw new TypeError("invalid response head");
-    }
+    this.writer.queueHead(`${head}${fields}\r\n`);
   }
 
   /** Streams a `FileWrapper` over a `Deno.FsFile` block by block. */
@@ -1080,7 +995,7 @@ export class WSGIRequestHandler {
    * (`GET http://host/path`), `PATH_INFO` comes from its path and
    * `HTTP_HOST` from its host, which RFC 9112 puts before the Host field.
    */
-  getEnviron(): WSGIEnvironment {
+  getEnviron(): Partial<WSGIEnvironment> {
     const head = this.#head!;
     const path = this.path;
     const q = path.indexOf("?");
@@ -1096,7 +1011,7 @@ export class WSGIRequestHandler {
     const base = this.server.baseEnviron;
     // One object literal: V8 gives it a fixed shape at once, where adding
     // twenty-odd keys one by one would turn it into a slow dictionary.
-    const env: WSGIEnvironment = {
+    const env: Partial<WSGIEnvironment> = {
       SERVER_NAME: base.SERVER_NAME,
       GATEWAY_INTERFACE: base.GATEWAY_INTERFACE,
       SERVER_PORT: base.SERVER_PORT,
@@ -1108,7 +1023,7 @@ export class WSGIRequestHandler {
       SERVER_PROTOCOL: head.version,
       SERVER_SOFTWARE: this.serverVersion,
       REQUEST_METHOD: head.method,
-      PATH_INFO: unquoteLatin1(q === -1 ? path : path.slice(0, q)),
+      PATH_INFO: unquoteNative(q === -1 ? path : path.slice(0, q)),
       QUERY_STRING: q === -1 ? "" : path.slice(q + 1),
       REMOTE_ADDR: this.clientAddress[0],
       CONTENT_TYPE: contentType ?? "text/plain",
@@ -1118,14 +1033,8 @@ export class WSGIRequestHandler {
       if (!(k in env)) env[k] = base[k];
     }
     for (let i = 0; i < headers.length; i++) {
-      const name = headers[i][0];
-      const keys = this.#envKeys(name);
-      if (keys === null) continue; // a name with "_"
-      const [k, hk] = keys;
-      if (k in env) continue; // CONTENT_TYPE, CONTENT_LENGTH, ...
-      const v = pyStrip(headers[i][1]);
-      const prev = env[hk];
-      env[hk] = prev === undefined ? v : prev + "," + v;
+      const keys = this.#envKeys(headers[i][0]);
+      if (keys !== null) putHeaderField(env, keys, headers[i][1]);
     }
     if (head.authority !== "") env.HTTP_HOST = head.authority;
     return env;
@@ -1571,7 +1480,7 @@ export function makeServer(
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = {};
+ * const environ: Partial<WSGIEnvironment> = {};
  * setupTestingDefaults(environ);
  * const [body] = demoApp(environ, () => () => {});
  * console.log(new TextDecoder().decode(body).split("\n")[0]); // "Hello world!"

@@ -11,12 +11,13 @@
  *
  * @example Reconstructing the request URL
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { requestUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { PATH_INFO: "/spam", QUERY_STRING: "a=1" };
+ * const environ: Partial<WSGIEnvironment> = { PATH_INFO: "/spam", QUERY_STRING: "a=1" };
  * setupTestingDefaults(environ);
- * console.log(requestUri(environ)); // "http://127.0.0.1/spam?a=1"
+ * assertEquals(requestUri(environ), "http://127.0.0.1/spam?a=1");
  * ```
  *
  * @module
@@ -36,18 +37,21 @@ import { latin1Decode, latin1Encode } from "./_latin1.ts";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { guessScheme } from "@wsgiref/wsgiref/util";
  *
- * guessScheme({ HTTPS: "on" }); // "https"
- * guessScheme({}); // "http"
+ * assertEquals(guessScheme({ HTTPS: "on" }), "https");
+ * assertEquals(guessScheme({}), "http");
  * ```
  */
-export function guessScheme(environ: WSGIEnvironment): "http" | "https" {
+export function guessScheme(
+  environ: Partial<WSGIEnvironment>,
+): "http" | "https" {
   const https = environ.HTTPS;
   return https === "yes" || https === "on" || https === "1" ? "https" : "http";
 }
 
-function required(environ: WSGIEnvironment, key: string): string {
+function required(environ: Partial<WSGIEnvironment>, key: string): string {
   const value = environ[key];
   if (typeof value !== "string") {
     throw new TypeError(
@@ -93,15 +97,16 @@ function quote(s: string, safe: string, what: string): string {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { applicationUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { SCRIPT_NAME: "/sp\xe4m" };
+ * const environ: Partial<WSGIEnvironment> = { SCRIPT_NAME: "/sp\xe4m" };
  * setupTestingDefaults(environ);
- * applicationUri(environ); // "http://127.0.0.1/sp%E4m"
+ * assertEquals(applicationUri(environ), "http://127.0.0.1/sp%E4m");
  * ```
  */
-export function applicationUri(environ: WSGIEnvironment): string {
+export function applicationUri(environ: Partial<WSGIEnvironment>): string {
   const scheme = required(environ, "wsgi.url_scheme");
   let url = scheme + "://";
   if (environ.HTTP_HOST) {
@@ -121,21 +126,28 @@ export function applicationUri(environ: WSGIEnvironment): string {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { requestUri, setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = {
+ * const environ: Partial<WSGIEnvironment> = {
  *   SCRIPT_NAME: "/spammity",
  *   PATH_INFO: "/spam;cookie=1234,5678",
  *   QUERY_STRING: "say=ni",
  * };
  * setupTestingDefaults(environ);
- * requestUri(environ); // "http://127.0.0.1/spammity/spam;cookie=1234,5678?say=ni"
- * requestUri(environ, false); // "http://127.0.0.1/spammity/spam;cookie=1234,5678"
+ * assertEquals(
+ *   requestUri(environ),
+ *   "http://127.0.0.1/spammity/spam;cookie=1234,5678?say=ni",
+ * );
+ * assertEquals(
+ *   requestUri(environ, false),
+ *   "http://127.0.0.1/spammity/spam;cookie=1234,5678",
+ * );
  * ```
  */
 export function requestUri(
-  environ: WSGIEnvironment,
+  environ: Partial<WSGIEnvironment>,
   includeQuery = true,
 ): string {
   let url = applicationUri(environ);
@@ -176,16 +188,19 @@ function normpath(path: string): string {
  *
  * @example Routing on the first segment
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { shiftPathInfo } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { SCRIPT_NAME: "/a", PATH_INFO: "/x/y" };
- * shiftPathInfo(environ); // "x"
- * environ.SCRIPT_NAME; // "/a/x"
- * environ.PATH_INFO; // "/y"
+ * const environ: Partial<WSGIEnvironment> = { SCRIPT_NAME: "/a", PATH_INFO: "/x/y" };
+ * assertEquals(shiftPathInfo(environ), "x");
+ * assertEquals(environ.SCRIPT_NAME, "/a/x");
+ * assertEquals(environ.PATH_INFO, "/y");
  * ```
  */
-export function shiftPathInfo(environ: WSGIEnvironment): string | undefined {
+export function shiftPathInfo(
+  environ: Partial<WSGIEnvironment>,
+): string | undefined {
   const pathInfo = environ.PATH_INFO ?? "";
   if (!pathInfo) return undefined;
   let parts = pathInfo.split("/");
@@ -213,7 +228,11 @@ export function shiftPathInfo(environ: WSGIEnvironment): string | undefined {
   return name === "." ? undefined : name;
 }
 
-function setDefault(environ: WSGIEnvironment, key: string, value: unknown) {
+function setDefault(
+  environ: Partial<WSGIEnvironment>,
+  key: string,
+  value: unknown,
+) {
   if (!Object.hasOwn(environ, key)) environ[key] = value;
 }
 
@@ -231,16 +250,20 @@ function setDefault(environ: WSGIEnvironment, key: string, value: unknown) {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
- * const environ: WSGIEnvironment = { HTTPS: "on" };
- * setupTestingDefaults(environ);
- * environ["wsgi.url_scheme"]; // "https"
- * environ.SERVER_PORT; // "443"
+ * const environ: Partial<WSGIEnvironment> = { HTTPS: "on" };
+ * setupTestingDefaults(environ); // now a WSGIEnvironment
+ * assertEquals(environ["wsgi.url_scheme"], "https");
+ * assertEquals(environ.SERVER_PORT, "443");
+ * assertEquals(environ["wsgi.input"].read().length, 0);
  * ```
  */
-export function setupTestingDefaults(environ: WSGIEnvironment): void {
+export function setupTestingDefaults(
+  environ: Partial<WSGIEnvironment>,
+): asserts environ is WSGIEnvironment {
   setDefault(environ, "SERVER_NAME", "127.0.0.1");
   setDefault(environ, "SERVER_PROTOCOL", "HTTP/1.0");
   setDefault(environ, "HTTP_HOST", environ.SERVER_NAME);
@@ -285,14 +308,28 @@ const HOP_BY_HOP = new Set([
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { isHopByHop } from "@wsgiref/wsgiref/util";
  *
- * isHopByHop("Keep-Alive"); // true
- * isHopByHop("Cache-Control"); // false
+ * assertEquals(isHopByHop("Keep-Alive"), true);
+ * assertEquals(isHopByHop("Cache-Control"), false);
  * ```
  */
 export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name.toLowerCase());
+  // Only these lengths can match: most names are told apart without
+  // lower-casing them.
+  switch (name.length) {
+    case 2:
+    case 7:
+    case 8:
+    case 10:
+    case 17:
+    case 18:
+    case 19:
+      return HOP_BY_HOP.has(name.toLowerCase());
+    default:
+      return false;
+  }
 }
 
 function isFsFile(f: unknown): f is Deno.FsFile {
@@ -313,14 +350,25 @@ function isFsFile(f: unknown): f is Deno.FsFile {
  *
  * @example Serving a file
  * ```ts
- * import { FileWrapper } from "@wsgiref/wsgiref/util";
- * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { assertEquals } from "@std/assert";
+ * import { FileWrapper, setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(100_000));
  *
  * const app: WSGIApplication = async (_environ, startResponse) => {
- *   const file = await Deno.open("README.md");
- *   startResponse("200 OK", [["Content-Type", "text/markdown"]]);
+ *   const file = await Deno.open(path);
+ *   startResponse("200 OK", [["Content-Type", "application/octet-stream"]]);
  *   return new FileWrapper(file, 65536);
  * };
+ *
+ * const environ: Partial<WSGIEnvironment> = {};
+ * setupTestingDefaults(environ);
+ * const body = await app(environ, () => () => {}) as FileWrapper;
+ * assertEquals([...body].map((block) => block.length), [65536, 34464]);
+ * await body.close(); // closes the file, as a server does
+ * await Deno.remove(path);
  * ```
  */
 export class FileWrapper
@@ -398,12 +446,22 @@ export class FileWrapper
     }
   }
 
-  /** Closes the wrapped file if it can be closed; later calls do nothing. */
+  /**
+   * Closes the wrapped file if it can be closed; later calls do nothing. A
+   * `Deno.FsFile` closed already (a server that sent the file as its own
+   * stream closes it at the end) is left as it is, as Python's `close()`
+   * of a closed file does nothing.
+   */
   close(): void | Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const f = this.filelike as { close?: () => void | Promise<void> };
-    if (typeof f.close === "function") return f.close();
+    if (typeof f.close !== "function") return;
+    try {
+      return f.close();
+    } catch (e) {
+      if (!(isFsFile(f) && e instanceof Deno.errors.BadResource)) throw e;
+    }
   }
 }
 
@@ -421,15 +479,17 @@ const EMPTY = new Uint8Array(0);
  *
  * @example A request body and a response sink
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { BytesIO } from "@wsgiref/wsgiref/util";
  *
+ * const text = (b: Uint8Array) => new TextDecoder().decode(b);
  * const input = new BytesIO(new TextEncoder().encode("a=1\nb=2\n"));
- * input.readline(); // bytes of "a=1\n"
- * input.read(); // bytes of "b=2\n"
+ * assertEquals(text(input.readline()), "a=1\n");
+ * assertEquals(text(input.read()), "b=2\n");
  *
  * const out = new BytesIO();
  * out.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n"));
- * new TextDecoder().decode(out.getValue()); // "HTTP/1.0 200 OK\r\n"
+ * assertEquals(text(out.getValue()), "HTTP/1.0 200 OK\r\n");
  * ```
  */
 export class BytesIO implements InputStream {
@@ -535,12 +595,13 @@ export class BytesIO implements InputStream {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { StringIO } from "@wsgiref/wsgiref/util";
  *
  * const errors = new StringIO();
  * errors.write("oops\n");
  * errors.writelines(["a\n", "b\n"]);
- * errors.getValue(); // "oops\na\nb\n"
+ * assertEquals(errors.getValue(), "oops\na\nb\n");
  * ```
  */
 export class StringIO implements ErrorStream {

@@ -10,6 +10,7 @@
  *
  * @example Catching a broken app in a test
  * ```ts
+ * import { assertThrows } from "@std/assert";
  * import { AssertionError, validator } from "@wsgiref/wsgiref/validate";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
@@ -18,20 +19,19 @@
  *   startResponse("200 OK", []); // no Content-Type
  *   return [];
  * };
- * const environ: WSGIEnvironment = { QUERY_STRING: "" };
+ * const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "" };
  * setupTestingDefaults(environ);
- * try {
- *   validator(app)(environ, () => () => {});
- * } catch (e) {
- *   if (!(e instanceof AssertionError)) throw e;
- *   console.log(e.message); // "No Content-Type header found in headers ([])"
- * }
+ * assertThrows(
+ *   () => validator(app)(environ, () => () => {}),
+ *   AssertionError,
+ *   "No Content-Type header found in headers ([])",
+ * );
  * ```
  *
  * @module
  */
 
-import { AssertionError, check } from "./_errors.ts";
+import { AssertionError, check, isPromiseLike } from "./_gateway.ts";
 import { repr } from "./_repr.ts";
 import {
   blame,
@@ -83,6 +83,7 @@ export type { FileWrapper } from "./util.ts";
  *
  * @example Collecting warnings
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { validator, WSGIWarning } from "@wsgiref/wsgiref/validate";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
@@ -93,11 +94,11 @@ export type { FileWrapper } from "./util.ts";
  * };
  * const warnings: WSGIWarning[] = [];
  * const checked = validator(app, { onWarning: (w) => warnings.push(w) });
- * const environ: WSGIEnvironment = { QUERY_STRING: "", REQUEST_METHOD: "BREW" };
+ * const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "", REQUEST_METHOD: "BREW" };
  * setupTestingDefaults(environ);
  * const body = await checked(environ, () => () => {});
  * await body.close?.(); // a server always closes the body
- * console.log(warnings[0].message); // "Unknown REQUEST_METHOD: 'BREW'"
+ * assertEquals(warnings[0].message, "Unknown REQUEST_METHOD: 'BREW'");
  * ```
  */
 export class WSGIWarning extends Error {
@@ -113,13 +114,28 @@ export class WSGIWarning extends Error {
  *
  * @example Turning warnings into failures
  * ```ts
- * import { type ValidatorOptions, WSGIWarning } from "@wsgiref/wsgiref/validate";
+ * import { assertThrows } from "@std/assert";
+ * import {
+ *   type ValidatorOptions,
+ *   validator,
+ *   WSGIWarning,
+ * } from "@wsgiref/wsgiref/validate";
+ * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
+ * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
  *
  * const strict: ValidatorOptions = {
  *   onWarning(warning: WSGIWarning) {
  *     throw warning;
  *   },
  * };
+ *
+ * const environ: Partial<WSGIEnvironment> = {}; // no QUERY_STRING: a warning
+ * setupTestingDefaults(environ);
+ * const app = validator((_environ, startResponse) => {
+ *   startResponse("204 No Content", []);
+ *   return [];
+ * }, strict);
+ * assertThrows(() => app(environ, () => () => {}), WSGIWarning, "QUERY_STRING");
  * ```
  */
 export interface ValidatorOptions {
@@ -134,11 +150,6 @@ export interface ValidatorOptions {
 
 function defaultOnWarning(warning: WSGIWarning): void {
   console.warn(`${warning.name}: ${warning.message}`);
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }
 
 /**
@@ -198,6 +209,7 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  *
  * @example Asserting warnings in a test
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { validator, type WSGIWarning } from "@wsgiref/wsgiref/validate";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIApplication, WSGIEnvironment } from "@wsgiref/wsgiref/types";
@@ -208,13 +220,14 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
  * };
  * const warnings: WSGIWarning[] = [];
  * const checked = validator(app, { onWarning: (w) => warnings.push(w) });
- * const environ: WSGIEnvironment = { QUERY_STRING: "" };
+ * const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "" };
  * setupTestingDefaults(environ);
  * const body = await checked(environ, () => () => {});
  * await body.close?.(); // a server always closes the body
- * console.log(warnings.map((w) => w.message));
- * // ["The status string ('200') should be a three-digit integer followed
- * //   by a single space and a status explanation"]
+ * assertEquals(warnings.map((w) => w.message), [
+ *   "The status string ('200') should be a three-digit integer followed " +
+ *   "by a single space and a status explanation",
+ * ]);
  * ```
  */
 export function validator(

@@ -4,9 +4,16 @@
 //   deno run --allow-net --allow-read --allow-env bench/fetch_hello.ts PORT
 //
 // With BENCH_FILE set, GET /file answers that file through
-// wsgi.file_wrapper (the 1 GiB download of bench/run.ts).
-import { toFetchHandler } from "../fetch.ts";
+// wsgi.file_wrapper with its default block size (the download of
+// bench/run.ts). With WSGIREF_ROOT set to another checkout of the library
+// (a path ending in "/"), its fetch.ts is served instead: bench/run.ts
+// --compare uses that to time two versions side by side.
 import type { ResponseBody, StartResponse, WSGIEnvironment } from "../types.ts";
+
+const root = Deno.env.get("WSGIREF_ROOT") || undefined;
+const { toFetchHandler } = await import(
+  root === undefined ? "../fetch.ts" : `file://${root}fetch.ts`
+) as typeof import("../fetch.ts");
 
 const port = Number(Deno.args[0] ?? 8000);
 const bigFile = Deno.env.get("BENCH_FILE");
@@ -23,7 +30,7 @@ async function sendFile(
     ["Content-Type", "application/octet-stream"],
     ["Content-Length", String(size)],
   ]);
-  return environ["wsgi.file_wrapper"]!(file, 1 << 18);
+  return environ["wsgi.file_wrapper"]!(file);
 }
 
 function app(

@@ -1,5 +1,5 @@
 // The benchmark: one command starts every target side by side, drives each
-// with wrk, downloads a 1 GiB file through each, measures RSS with 1,000
+// with wrk, downloads a file (1 GiB by default) through each, measures RSS with 1,000
 // idle keep-alive connections, and prints a Markdown table (also written to
 // bench/results/).
 //
@@ -13,6 +13,12 @@
 //   deno task bench --rounds 9       # wrk rounds (default 5)
 //   deno task bench --only "Deno.serve,simple_server"
 //   deno task bench --skip file,rss
+//   deno task bench --pin            # servers on core 1, wrk and curl on core 0
+//   deno task bench --file-mib 256   # size of the download (default 1024)
+//   deno task bench --compare /path/to/other/checkout/
+//                                    # adds "toFetchHandler (compare)" and
+//                                    # "simple_server (compare)": the other
+//                                    # checkout's fetch.ts / simple_server.ts
 //
 // To add a target, add one entry to TARGETS: a name, the command that starts
 // it ("{port}" is replaced by the port) and the port. A target must answer
@@ -35,6 +41,8 @@ interface Target {
   port: number;
   /** False if it cannot hold a keep-alive connection (skips the RSS row). */
   keepAlive?: boolean;
+  /** More environment variables for it. */
+  env?: Record<string, string>;
 }
 
 const DENO_RUN = [DENO, "run", "--allow-net", "--allow-read", "--allow-env"];
@@ -92,9 +100,29 @@ const duration = Number(option("duration") ?? 4);
 const rounds = Number(option("rounds") ?? 5);
 const only = option("only")?.split(",");
 const skip = new Set(option("skip")?.split(",") ?? []);
+const pin = Deno.args.includes("--pin");
+const fileMiB = Number(option("file-mib") ?? 1024);
+const compare = option("compare");
+if (compare !== undefined) {
+  const env = { WSGIREF_ROOT: compare.endsWith("/") ? compare : compare + "/" };
+  TARGETS.push({
+    name: "toFetchHandler (compare)",
+    command: [...DENO_RUN, `${here}fetch_hello.ts`, "{port}"],
+    port: 8306,
+    env,
+  }, {
+    name: "simple_server (compare)",
+    command: [...DENO_RUN, `${here}wsgi_hello.ts`, "{port}"],
+    port: 8307,
+    env,
+  });
+}
 const targets = TARGETS.filter((t) =>
   only === undefined || only.some((o) => t.name.includes(o))
 );
+/** With --pin: the servers on core 1, the load (wrk, curl) on core 0. */
+const SERVER_CPU = pin ? ["taskset", "-c", "1"] : [];
+const LOAD_CPU = pin ? ["taskset", "-c", "0"] : [];
 
 // ---------------------------------------------------------------- helpers
 
@@ -134,6 +162,7 @@ interface WrkResult {
 
 async function wrk(port: number, args: string[], secs: number) {
   const { code, out } = await run([
+    ...LOAD_CPU,
     "wrk",
     ...args,
     `-d${secs}s`,
@@ -154,6 +183,7 @@ async function download(port: number, size: number): Promise<number> {
   let best = 0;
   for (let i = 0; i < 3; i++) {
     const { code, out } = await run([
+      ...LOAD_CPU,
       "curl",
       "-s",
       "-o",
@@ -210,11 +240,11 @@ if (
   !skip.has("file") &&
   (await run(["sh", "-c", "command -v curl"])).code !== 0
 ) {
-  console.error("curl is not installed: skipping the 1 GiB download");
+  console.error("curl is not installed: skipping the download");
   skip.add("file");
 }
 
-const FILE_SIZE = 1 << 30;
+const FILE_SIZE = fileMiB * (1 << 20);
 const bigFile = await Deno.makeTempFile({ prefix: "wsgiref-bench-" });
 if (!skip.has("file")) {
   const block = new Uint8Array(1 << 20);
@@ -229,12 +259,11 @@ if (!skip.has("file")) {
 
 const procs: { target: Target; child: Deno.ChildProcess }[] = [];
 for (const target of targets) {
-  const child = new Deno.Command(target.command[0], {
-    args: target.command.slice(1).map((a) =>
-      a.replace("{port}", String(target.port))
-    ),
+  const command = [...SERVER_CPU, ...target.command];
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1).map((a) => a.replace("{port}", String(target.port))),
     cwd: root,
-    env: { BENCH_FILE: bigFile },
+    env: { BENCH_FILE: bigFile, ...target.env },
     stdout: "null",
     stderr: "inherit",
   }).spawn();
@@ -283,7 +312,7 @@ try {
     if (!skip.has("file")) {
       row.gbps = await download(target.port, FILE_SIZE);
       console.error(
-        `${target.name} | 1 GiB download: ${fmt(row.gbps, 2)} GB/s`,
+        `${target.name} | ${fileMiB} MiB download: ${fmt(row.gbps, 2)} GB/s`,
       );
     }
     if (!skip.has("rss") && target.keepAlive !== false) {
@@ -321,7 +350,7 @@ for (const sc of SCENARIOS) {
   head.push(`${sc.name} (req/s)`, "vs Deno.serve", "vs wsgiref");
 }
 head.push(
-  "1 GiB FileWrapper (GB/s)",
+  `${fileMiB} MiB FileWrapper (GB/s)`,
   "RSS after the runs / + 1,000 idle keep-alive conns (MiB)",
 );
 const lines = [
@@ -364,6 +393,18 @@ for (const other of others) {
       `${parts.join(", ")}.`,
   );
 }
+for (const name of ["toFetchHandler", "simple_server"]) {
+  const row = rows.get(`${name} (this)`);
+  if (row === undefined || !rows.has(`${name} (compare)`)) continue;
+  lines.push(
+    "",
+    `"${name} (this)" against "${name} (compare)" (${compare}; ` +
+      `${SCENARIOS.map((s) => s.name).join(" / ")}): ` +
+      SCENARIOS.map((_, i) => `${fmt(ratio(row, `${name} (compare)`, i), 2)}×`)
+        .join(" / ") +
+      ".",
+  );
+}
 const errors = [...rows].flatMap(([name, row]) =>
   row.errors.map((e, i) => e ? `- ${name}, ${SCENARIOS[i].name}: ${e}` : "")
     .filter(Boolean)
@@ -376,6 +417,7 @@ const report = [
   `(medians; ratios are medians of per-round ratios), after a 2 s ` +
   `warm-up, hello world ` +
   `(12-byte body), 127.0.0.1; Deno ${Deno.version.deno}, ` +
+  (pin ? "servers pinned to core 1 and wrk/curl to core 0 (taskset), " : "") +
   `${navigator.hardwareConcurrency} cores (${cpu ?? "unknown CPU"}).`,
   "",
   ...lines,

@@ -4,9 +4,15 @@
 //   deno run --allow-net --allow-read --allow-env bench/wsgi_hello.ts PORT
 //
 // With BENCH_FILE set, GET /file answers that file through
-// wsgi.file_wrapper (the 1 GiB download of bench/run.ts).
-import { makeServer } from "../simple_server.ts";
+// wsgi.file_wrapper (the download of bench/run.ts). With WSGIREF_ROOT set to
+// another checkout of the library (a path ending in "/"), its
+// simple_server.ts is served instead (bench/run.ts --compare).
 import type { ResponseBody, StartResponse, WSGIEnvironment } from "../types.ts";
+
+const root = Deno.env.get("WSGIREF_ROOT") || undefined;
+const { makeServer } = await import(
+  root === undefined ? "../simple_server.ts" : `file://${root}simple_server.ts`
+) as typeof import("../simple_server.ts");
 
 const port = Number(Deno.args[0] ?? 8000);
 const bigFile = Deno.env.get("BENCH_FILE");

@@ -36,7 +36,7 @@ function escapeHtml(s: string): string {
 function readForm(environ: WSGIEnvironment): URLSearchParams {
   if (environ.REQUEST_METHOD === "POST") {
     const length = Number(environ.CONTENT_LENGTH) || 0;
-    const body = environ["wsgi.input"]!.read(length);
+    const body = environ["wsgi.input"].read(length);
     return new URLSearchParams(
       new TextDecoder("utf-8", { fatal: true }).decode(body),
     );

@@ -34,7 +34,7 @@ export const app: WSGIApplication = (environ, startResponse) => {
     startResponse("400 Bad Request", [["Content-Type", "text/plain"]]);
     return [utf8.encode("The path is not UTF-8.\n")];
   }
-  const input = environ["wsgi.input"]!;
+  const input = environ["wsgi.input"];
   const body = environ.REQUEST_METHOD === "POST" ? input.read() : undefined;
   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
   const lines = [

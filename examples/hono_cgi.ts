@@ -10,8 +10,7 @@
  * `deno.json` (the import map) from its own location; `--allow-env` is the
  * only permission it needs. Try it from a shell:
  *
- *     REQUEST_METHOD=GET PATH_INFO=/hello/Ada SERVER_NAME=localhost \
- *       SERVER_PORT=80 ./examples/hono_cgi.ts
+ *     REQUEST_METHOD=GET PATH_INFO=/hello/Ada ./examples/hono_cgi.ts
  *
  * @module
  */
@@ -23,12 +22,12 @@ import { fromFetchHandler } from "../fetch.ts";
 import { CGIHandler } from "../handlers.ts";
 
 /**
- * The Hono app: plain Hono, nothing WSGI-specific. Its routes sit under the
- * CGI program's own URL path (`SCRIPT_NAME`, as the web server mounts it),
- * since a Fetch handler sees the whole URL.
+ * The Hono app: plain Hono, nothing WSGI-specific. Its routes answer under
+ * the CGI program's own URL path wherever the web server mounts it:
+ * `fromFetchHandler` gives it the URL without `SCRIPT_NAME`, as if it ran
+ * at the site's root.
  */
 export const hono = new Hono({ strict: false }) // "/hono" and "/hono/" alike
-  .basePath(Deno.env.get("SCRIPT_NAME") || "/")
   .get("/", (c) => c.text("Hello from Hono, as CGI\n"))
   .get("/hello/:name", (c) =>
     c.json({

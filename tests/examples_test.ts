@@ -335,6 +335,29 @@ async function fetchT(url: string, init: RequestInit = {}) {
   return { res, text: await res.text() };
 }
 
+Deno.test("examples/hono_cgi.ts run as the README's warm-up command", async () => {
+  // `env DENO_DIR=… REQUEST_METHOD=GET /srv/cgi/form.ts`: no SERVER_NAME,
+  // no PATH_INFO, no SCRIPT_NAME; the Hono app still answers its "/" route.
+  const out = await new Deno.Command(HONO_CGI, {
+    clearEnv: true,
+    env: {
+      PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:/usr/bin:/bin`,
+      DENO_DIR: await denoDir(),
+      REQUEST_METHOD: "GET",
+    },
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assertEquals(
+    text,
+    "Status: 200 OK\r\ncontent-type: text/plain;charset=UTF-8\r\n\r\n" +
+      "Hello from Hono, as CGI\n",
+    new TextDecoder().decode(out.stderr),
+  );
+});
+
 Deno.test({
   name: "examples/hono_cgi.ts under lighttpd",
   ignore: serverMissing("lighttpd"),

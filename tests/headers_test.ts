@@ -95,16 +95,16 @@ Deno.test("ResponseHeaders: names and values must be strings", () => {
   assertThrows(
     () => new ResponseHeaders([["a", 1]] as unknown as [string, string][]),
     TypeError,
-    "Header values must be strings, got number 1",
+    "Header value must be of type string (got the number 1)",
   );
   assertThrows(
     () => new ResponseHeaders([[2, "a"]] as unknown as [string, string][]),
     TypeError,
-    "Header names must be strings, got number 2",
+    "Header name must be of type string (got the number 2)",
   );
   const h = new ResponseHeaders();
-  assertThrows(() => h.set("a", 1 as unknown as string), TypeError, "values");
-  assertThrows(() => h.get(1 as unknown as string), TypeError, "names");
+  assertThrows(() => h.set("a", 1 as unknown as string), TypeError, "value");
+  assertThrows(() => h.get(1 as unknown as string), TypeError, "name");
   assertThrows(() => h.setDefault("a", null as unknown as string), TypeError);
   assertEquals(h.length, 0, "nothing was added by a refused call");
 });
@@ -115,7 +115,7 @@ Deno.test("ResponseHeaders: CR, LF and NUL are refused everywhere", async (t) =>
       assertThrows(
         () => new ResponseHeaders([["X", bad]]),
         TypeError,
-        "not allowed in headers",
+        "not allowed in a response head",
       );
       assertThrows(
         () => new ResponseHeaders([[bad, "v"]]),
@@ -132,6 +132,36 @@ Deno.test("ResponseHeaders: CR, LF and NUL are refused everywhere", async (t) =>
       assertEquals(list, []);
     });
   }
+});
+
+Deno.test("ResponseHeaders: names are tokens, values have no controls", async (t) => {
+  for (const name of ["Bad Name", "X-A:", "", "caf\xe9", "a\tb", "(x)"]) {
+    await t.step(`name ${JSON.stringify(name)}`, () => {
+      assertThrows(
+        () => new ResponseHeaders([[name, "v"]]),
+        TypeError,
+        name ? "a header name is a token" : "must not be empty",
+      );
+      const h = new ResponseHeaders();
+      assertThrows(() => h.set(name, "v"), TypeError, "Header name");
+      assertThrows(() => h.addHeader(name, "v"), TypeError, "Header name");
+      assertThrows(() => h.setDefault(name, "v"), TypeError, "Header name");
+      assertEquals(h.get(name), undefined, "a lookup is not refused");
+    });
+  }
+  for (const value of ["a\x01b", "\x7f", "a\x1bb"]) {
+    await t.step(`value ${JSON.stringify(value)}`, () => {
+      assertThrows(
+        () => new ResponseHeaders([["X", value]]),
+        TypeError,
+        "control character",
+      );
+    });
+  }
+  await t.step("HTAB, spaces and 0x80-0xFF are fine", () => {
+    const h = new ResponseHeaders([["X-A", "a\tb c\xe9\xff"]]);
+    assertEquals(h.get("x-a"), "a\tb c\xe9\xff");
+  });
 });
 
 Deno.test("ResponseHeaders: addHeader and the wire format", () => {
@@ -176,6 +206,11 @@ Deno.test("ResponseHeaders: toBytes is ISO-8859-1", () => {
       10,
     ]),
   );
-  h.set("X-Euro", "\u20ac");
-  assertThrows(() => h.toBytes(), TypeError, "U+20AC");
+  // A value that is not ISO-8859-1 is refused when it is added...
+  assertThrows(() => h.set("X-Euro", "\u20ac"), TypeError, "U+20AC");
+  // ...and when it was pushed onto the list behind the view's back.
+  const list: [string, string][] = [];
+  const behind = new ResponseHeaders(list);
+  list.push(["X-Euro", "\u20ac"]);
+  assertThrows(() => behind.toBytes(), TypeError, "U+20AC");
 });

@@ -18,7 +18,8 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "../_head_parser.ts";
-import { HTTPError, STATUS_REASONS } from "../_http_error.ts";
+import { HTTPError } from "../_http_error.ts";
+import { STATUS_REASONS } from "../_status.ts";
 import { TargetForm } from "../_request_target.ts";
 import { StringTable } from "../_string_table.ts";
 import { CONTINUE_RESPONSE, errorResponse } from "../_response_writer.ts";

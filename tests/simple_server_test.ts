@@ -270,7 +270,7 @@ Deno.test("wsgiref parity (HTTP/1.0)", async (t) => {
   });
 
   await t.step("the CGI variables, as wsgiref's get_environ", async () => {
-    let seen: WSGIEnvironment = {};
+    let seen: Partial<WSGIEnvironment> = {};
     const app: WSGIApplication = (environ, sr) => {
       seen = environ;
       sr("204 No Content", []);
@@ -432,7 +432,7 @@ Deno.test("a response header with a line break is refused: 500, nothing forged",
 });
 
 Deno.test("osEnviron goes under the CGI variables; none by default", async () => {
-  let seen: WSGIEnvironment = {};
+  let seen: Partial<WSGIEnvironment> = {};
   const app: WSGIApplication = (environ, sr) => {
     seen = environ;
     sr("204 No Content", []);

@@ -30,7 +30,7 @@ function checkShift(
   snOut: string,
   piOut: string,
 ) {
-  const env: WSGIEnvironment = { SCRIPT_NAME: snIn, PATH_INFO: piIn };
+  const env: Partial<WSGIEnvironment> = { SCRIPT_NAME: snIn, PATH_INFO: piIn };
   setupTestingDefaults(env);
   assertStrictEquals(shiftPathInfo(env), part, `shift ${snIn} ${piIn}`);
   assertEquals(env.PATH_INFO, piOut, `PATH_INFO for ${snIn} ${piIn}`);
@@ -60,7 +60,10 @@ Deno.test("shiftPathInfo: normalized shifts", () => {
 });
 
 Deno.test("shiftPathInfo: repeated shifts walk the whole path", () => {
-  const env: WSGIEnvironment = { SCRIPT_NAME: "", PATH_INFO: "/a/b/c" };
+  const env: Partial<WSGIEnvironment> = {
+    SCRIPT_NAME: "",
+    PATH_INFO: "/a/b/c",
+  };
   assertEquals(shiftPathInfo(env), "a");
   assertEquals(shiftPathInfo(env), "b");
   assertEquals(shiftPathInfo(env), "c");
@@ -70,11 +73,11 @@ Deno.test("shiftPathInfo: repeated shifts walk the whole path", () => {
 });
 
 Deno.test("shiftPathInfo: missing keys and a relative PATH_INFO", () => {
-  const env: WSGIEnvironment = {};
+  const env: Partial<WSGIEnvironment> = {};
   assertEquals(shiftPathInfo(env), undefined);
   assertEquals(env, {});
   // as in wsgiref, a relative PATH_INFO with a slash shifts its last part
-  const rel: WSGIEnvironment = { PATH_INFO: "x/y" };
+  const rel: Partial<WSGIEnvironment> = { PATH_INFO: "x/y" };
   assertEquals(shiftPathInfo(rel), "y");
   assertEquals(rel, { PATH_INFO: "x", SCRIPT_NAME: "/y" });
   assertThrows(
@@ -101,17 +104,17 @@ Deno.test("setupTestingDefaults: every default", async (t) => {
   ];
   for (const [key, value] of cases) {
     await t.step(key, () => {
-      const env: WSGIEnvironment = {};
+      const env: Partial<WSGIEnvironment> = {};
       setupTestingDefaults(env);
       assertEquals(env[key], value);
       const alt = { marker: key };
-      const env2: WSGIEnvironment = { [key]: alt };
+      const env2: Partial<WSGIEnvironment> = { [key]: alt };
       setupTestingDefaults(env2);
       assertStrictEquals(env2[key], alt);
     });
   }
   await t.step("wsgi.input and wsgi.errors", () => {
-    const env: WSGIEnvironment = {};
+    const env: Partial<WSGIEnvironment> = {};
     setupTestingDefaults(env);
     assert(env["wsgi.input"] instanceof BytesIO);
     assertEquals(env["wsgi.input"]!.read().length, 0);
@@ -120,7 +123,7 @@ Deno.test("setupTestingDefaults: every default", async (t) => {
     assertEquals((env["wsgi.errors"] as StringIO).getValue(), "kept");
     const input = new BytesIO(enc("x"));
     const errors = new StringIO();
-    const env2: WSGIEnvironment = {
+    const env2: Partial<WSGIEnvironment> = {
       "wsgi.input": input,
       "wsgi.errors": errors,
     };
@@ -129,22 +132,22 @@ Deno.test("setupTestingDefaults: every default", async (t) => {
     assertStrictEquals(env2["wsgi.errors"], errors);
   });
   await t.step("each call makes fresh streams", () => {
-    const a: WSGIEnvironment = {};
-    const b: WSGIEnvironment = {};
+    const a: Partial<WSGIEnvironment> = {};
+    const b: Partial<WSGIEnvironment> = {};
     setupTestingDefaults(a);
     setupTestingDefaults(b);
     assert(a["wsgi.input"] !== b["wsgi.input"]);
     assert(a["wsgi.errors"] !== b["wsgi.errors"]);
   });
   await t.step("PATH_INFO alone keeps SCRIPT_NAME unset", () => {
-    const env: WSGIEnvironment = { PATH_INFO: "/x" };
+    const env: Partial<WSGIEnvironment> = { PATH_INFO: "/x" };
     setupTestingDefaults(env);
     assertFalse("SCRIPT_NAME" in env);
   });
 });
 
 Deno.test("setupTestingDefaults: cross defaults", () => {
-  const cross = (key: string, value: string, env: WSGIEnvironment) => {
+  const cross = (key: string, value: string, env: Partial<WSGIEnvironment>) => {
     setupTestingDefaults(env);
     assertEquals(env[key], value, `${key} from ${JSON.stringify(env)}`);
   };
@@ -167,7 +170,7 @@ Deno.test("guessScheme", () => {
 });
 
 Deno.test("applicationUri", () => {
-  const check = (uri: string, env: WSGIEnvironment = {}) => {
+  const check = (uri: string, env: Partial<WSGIEnvironment> = {}) => {
     setupTestingDefaults(env);
     assertEquals(applicationUri(env), uri);
   };
@@ -213,14 +216,14 @@ Deno.test("applicationUri: a missing key is a clear error", () => {
   );
 });
 
-function base(): WSGIEnvironment {
-  const env: WSGIEnvironment = {};
+function base(): Partial<WSGIEnvironment> {
+  const env: Partial<WSGIEnvironment> = {};
   setupTestingDefaults(env);
   return env;
 }
 
 Deno.test("requestUri", () => {
-  const check = (uri: string, env: WSGIEnvironment, query = true) => {
+  const check = (uri: string, env: Partial<WSGIEnvironment>, query = true) => {
     setupTestingDefaults(env);
     assertEquals(requestUri(env, query), uri);
   };

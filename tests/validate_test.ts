@@ -20,7 +20,7 @@ const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** An environ as a server would build it, with no warnings to give. */
 function makeEnviron(extra: Record<string, unknown> = {}): WSGIEnvironment {
-  const environ: WSGIEnvironment = { QUERY_STRING: "", ...extra };
+  const environ: Partial<WSGIEnvironment> = { QUERY_STRING: "", ...extra };
   setupTestingDefaults(environ);
   return environ;
 }
@@ -276,7 +276,7 @@ Deno.test("validator: the call and the environ", async (t) => {
       return hello(environ, startResponse);
     };
     const environ = makeEnviron();
-    delete environ.SERVER_NAME;
+    delete (environ as Partial<WSGIEnvironment>).SERVER_NAME;
     const { startResponse } = recorder();
     await assertFails(
       () => validator(app)(environ, startResponse),
@@ -364,7 +364,7 @@ Deno.test("validator: the call and the environ", async (t) => {
       "wsgi.url_scheme unknown: 'ftp'",
     );
     const environ = makeEnviron();
-    delete environ["wsgi.url_scheme"];
+    delete (environ as Partial<WSGIEnvironment>)["wsgi.url_scheme"];
     await assertFails(
       () => run(hello, environ),
       "wsgi.url_scheme unknown: undefined",
@@ -1396,7 +1396,7 @@ Deno.test("validator under BaseCGIHandler", async (t) => {
       hello,
       "Environment missing required key: 'wsgi.input'",
       {
-        mutate: (e) => delete e["wsgi.input"],
+        mutate: (e) => delete (e as Partial<WSGIEnvironment>)["wsgi.input"],
       },
     );
   });
@@ -1574,7 +1574,9 @@ Deno.test("validator under BaseCGIHandler", async (t) => {
     assertEquals(out, ERROR_PAGE);
     assertEquals(
       err.split("\n")[0],
-      "AssertionError: Status must be at least 4 characters",
+      'AssertionError: Status must be at least 4 characters (got "200"): ' +
+        'a status is a 3-digit code, a space and a reason, such as "200 OK" ' +
+        'or "404 Not Found"',
     );
     assertEquals(warnings, [
       "The status string ('200') should be a three-digit integer followed " +
