@@ -435,6 +435,19 @@ export class ServerConnection {
     return Event.NeedData;
   }
 
+  /**
+   * Refuses the request being read for a reason of the server's own (its
+   * spool for the body failed, say): the next event is
+   * {@linkcode Event.Refuse} with this status and message, and the
+   * connection then closes (after draining what the client still sends).
+   *
+   * @param status the status to answer with
+   * @param message why, for the log and the answer's body
+   */
+  refuse(status: number, message: string): Event {
+    return this.#refuseWith(status, message);
+  }
+
   #refuse(e: unknown): Event {
     if (!(e instanceof HTTPError)) throw e;
     return this.#refuseWith(e.status, e.message);

@@ -45,4 +45,5 @@ export const STATUS_REASONS: Readonly<Record<number, string>> = Object.freeze({
   501: "Not Implemented",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
+  507: "Insufficient Storage",
 });

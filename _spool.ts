@@ -21,6 +21,15 @@ export interface SpoolOptions {
   dir?: string;
 }
 
+/**
+ * The default largest request body: 1 GiB, as Apache httpd's
+ * `LimitRequestBody` (a body that large waits on disk, not in memory).
+ */
+export const DEFAULT_MAX_REQUEST_BODY = 1024 * 1024 * 1024;
+
+/** The default spool threshold: bodies over 1 MiB go to a temporary file. */
+export const DEFAULT_SPOOL_THRESHOLD = 1024 * 1024;
+
 /** The prefix of a spool file's name, to tell it in a directory listing. */
 export const SPOOL_PREFIX = "wsgiref-body-";
 
@@ -302,5 +311,64 @@ export class BodySpool implements Disposable {
   /** `using spool = new BodySpool(…)`: {@linkcode BodySpool.close}. */
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/**
+ * A server's spooling: its options, the spools of its requests, and what
+ * to answer when one fails. A missing permission is logged once per
+ * spooler (the log would otherwise repeat it for every large body); a disk
+ * that fails is logged each time.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Spooler, SpoolError } from "./_spool.ts";
+ *
+ * const spooler = new Spooler({ threshold: 1024 * 1024 });
+ * using spool = spooler.open(10);
+ * assertEquals(spool.onDisk, false);
+ *
+ * const denied = new SpoolError("/tmp", new Deno.errors.NotCapable("no"));
+ * assertEquals(spooler.answer(denied).status, 413);
+ * assertEquals(spooler.answer(denied).log, null); // said once already
+ * ```
+ */
+export class Spooler {
+  #toldPermission = false;
+
+  /**
+   * A spooler with these options.
+   *
+   * @param options the threshold and the directory
+   */
+  constructor(readonly options: Readonly<SpoolOptions>) {}
+
+  /**
+   * A spool for one body of `expected` bytes (-1: unknown).
+   *
+   * @param expected the Content-Length, or -1
+   */
+  open(expected: number): BodySpool {
+    return new BodySpool(this.options, expected);
+  }
+
+  /**
+   * The answer for a request whose body could not be spooled: 413 when a
+   * permission is missing (the server will not take bodies that large),
+   * 507 when the disk failed; and the line to log, or null when it was
+   * logged already.
+   *
+   * @param error what the spool threw
+   */
+  answer(error: SpoolError): { status: 413 | 507; log: string | null } {
+    if (!error.permission) return { status: 507, log: error.message };
+    if (this.#toldPermission) return { status: 413, log: null };
+    this.#toldPermission = true;
+    return {
+      status: 413,
+      log: `${error.message}; bodies over ${this.options.threshold} bytes ` +
+        `are refused with 413 until then (said once)`,
+    };
   }
 }
