@@ -3,7 +3,8 @@
 // or descriptor left once it is closed.
 
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { BodySpool, SPOOL_PREFIX, SpoolError } from "../_spool.ts";
+import { BodySpool, SpoolError } from "../_spool.ts";
+import { openSpoolFiles } from "./_spool_files.ts";
 
 /** Deterministic bytes: `n` of them, from a seed. */
 function bytes(n: number, seed = 1): Uint8Array {
@@ -22,18 +23,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
   for (const p of parts) {
     out.set(p, o);
     o += p.length;
-  }
-  return out;
-}
-
-/** Open descriptors of this process that name a deleted spool file. */
-function openSpoolFiles(): string[] {
-  const out: string[] = [];
-  for (const e of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
-      if (target.includes(SPOOL_PREFIX)) out.push(target);
-    } catch { /* closed meanwhile */ }
   }
   return out;
 }
