@@ -71,6 +71,11 @@ export interface ConnectionLimits extends HeadLimits {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * The read buffer while a body larger than the usual buffer arrives (see
+ * bench/upload.ts).
+ */
+const BODY_BUFFER_SIZE = 64 * 1024;
 const NO_TRAILERS: readonly [string, string][] = Object.freeze([]);
 
 // States.
@@ -395,6 +400,17 @@ export class ServerConnection {
       this.#continueDue = false;
       return Event.Continue;
     }
+    const buf = this.#buf;
+    if (
+      buf !== null && buf.length < BODY_BUFFER_SIZE &&
+      this.#start === this.#end &&
+      (this.#state === S_CHUNKED || this.#remaining > buf.length)
+    ) {
+      // A large body is read in larger pieces: fewer reads, fewer events.
+      this.#buffers.give(buf);
+      this.#buf = this.#buffers.take(BODY_BUFFER_SIZE);
+      this.#start = this.#end = 0;
+    }
     return this.#needData();
   }
 
@@ -433,6 +449,19 @@ export class ServerConnection {
       }
     }
     return Event.NeedData;
+  }
+
+  /**
+   * Refuses the request being read for a reason of the server's own (its
+   * spool for the body failed, say): the next event is
+   * {@linkcode Event.Refuse} with this status and message, and the
+   * connection then closes (after draining what the client still sends).
+   *
+   * @param status the status to answer with
+   * @param message why, for the log and the answer's body
+   */
+  refuse(status: number, message: string): Event {
+    return this.#refuseWith(status, message);
   }
 
   #refuse(e: unknown): Event {

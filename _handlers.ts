@@ -51,21 +51,28 @@ export class LimitedInput implements InputStream {
   #fill(): boolean {
     if (this.#left <= 0) return false;
     const buf = new Uint8Array(Math.min(BLOCK, this.#left));
+    const n = this.#readInto(buf);
+    if (n === 0) return false;
+    this.#buf = buf.subarray(0, n);
+    this.#pos = 0;
+    return true;
+  }
+
+  /** Reads from the source into `p`; 0 at the end (then nothing more is read). */
+  #readInto(p: Uint8Array): number {
     let n: number | null;
     try {
-      n = this.#src.readSync(buf);
+      n = this.#src.readSync(p);
     } catch (e) {
       if (e instanceof Deno.errors.BadResource) n = null;
       else throw e;
     }
     if (n === null || n === 0) {
       this.#left = 0;
-      return false;
+      return 0;
     }
     this.#left -= n;
-    this.#buf = buf.subarray(0, n);
-    this.#pos = 0;
-    return true;
+    return n;
   }
 
   #take(n: number): Uint8Array {
@@ -75,16 +82,35 @@ export class LimitedInput implements InputStream {
   }
 
   read(size?: number | null): Uint8Array {
-    const all = size === undefined || size === null || size < 0;
-    const parts: Uint8Array[] = [];
-    let want = all ? Infinity : size;
-    while (want > 0) {
-      if (this.#pos >= this.#buf.length && !this.#fill()) break;
-      const part = this.#take(Math.min(want, this.#buf.length - this.#pos));
-      parts.push(part);
-      want -= part.length;
+    const buffered = this.#buf.length - this.#pos;
+    const most = buffered + Math.max(this.#left, 0);
+    const want = size === undefined || size === null || size < 0
+      ? most
+      : Math.min(size, most);
+    if (want <= buffered) return this.#take(want).slice();
+    // More than is buffered: what is, then straight from the source into
+    // the result (no block in between).
+    const out = new Uint8Array(want);
+    out.set(this.#take(buffered));
+    let got = buffered;
+    while (got < want) {
+      const n = this.#readInto(out.subarray(got));
+      if (n === 0) break;
+      got += n;
     }
-    return concat(parts);
+    return got === want ? out : out.subarray(0, got);
+  }
+
+  readinto(buffer: Uint8Array): number {
+    const buffered = Math.min(this.#buf.length - this.#pos, buffer.length);
+    if (buffered > 0) {
+      buffer.set(this.#take(buffered));
+      return buffered;
+    }
+    if (buffer.length === 0 || this.#left <= 0) return 0;
+    return this.#readInto(
+      buffer.length > this.#left ? buffer.subarray(0, this.#left) : buffer,
+    );
   }
 
   readline(size?: number | null): Uint8Array {

@@ -50,6 +50,7 @@ import { SimpleHandler } from "./handlers.ts";
 import { BytesIO, type FileWrapper } from "./util.ts";
 import type {
   ErrorStream,
+  InputStream,
   ResponseBody,
   StartResponse,
   WSGIApplication,
@@ -69,7 +70,13 @@ export type {
   WSGIEnvironment,
 } from "./types.ts";
 export type { FileWrapper } from "./util.ts";
-import { BodyBuffer } from "./_body_buffer.ts";
+import {
+  type BodySpool,
+  DEFAULT_MAX_REQUEST_BODY,
+  DEFAULT_SPOOL_THRESHOLD,
+  Spooler,
+  SpoolError,
+} from "./_spool.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { StringTable } from "./_string_table.ts";
 import { Event, ServerConnection } from "./_connection.ts";
@@ -102,6 +109,14 @@ const SYS_VERSION = `Deno/${Deno.version.deno}`;
 const SOFTWARE_VERSION = `${SERVER_VERSION} ${SYS_VERSION}`;
 
 const EMPTY = new Uint8Array(0);
+/** A request's body as the app runs: a spool, or {@linkcode NO_BODY}. */
+type RequestBody = Pick<BodySpool, "length" | "input" | "close">;
+/** The body of a request that has none (no spool is made for it). */
+const NO_BODY: RequestBody = Object.freeze({
+  length: 0,
+  input: (): InputStream => new BytesIO(EMPTY),
+  close() {},
+});
 const FILE_BLOCK = 1024 * 1024;
 /** Most bytes read and dropped after a refused request, before closing. */
 const LINGER_BYTES = 16 * 1024 * 1024;
@@ -127,8 +142,29 @@ const LINGER_BLOCK = 16 * 1024;
  * ```
  */
 export interface ServerOptions {
-  /** Largest request body in bytes; past it, 413 before the body is read. Default 10 MiB. */
+  /**
+   * Largest request body in bytes; past it, 413 (before the body is read
+   * when its Content-Length says so, else as soon as a chunked body passes
+   * it). Default 1 GiB, as Apache httpd's `LimitRequestBody`: a body over
+   * `spoolThreshold` waits in a temporary file, not in memory.
+   */
   maxRequestBody?: number;
+  /**
+   * Request bodies larger than this many bytes are written to a temporary
+   * file as they arrive (in `spoolDir`), and `wsgi.input` reads that file
+   * synchronously; smaller ones stay in memory. `0` spools every body.
+   * Default 1 MiB.
+   */
+  spoolThreshold?: number;
+  /**
+   * The directory of the temporary files of spooled bodies. The server
+   * needs `--allow-read` and `--allow-write` for it; without them a body
+   * over `spoolThreshold` is refused with 413 and the log says so (once).
+   * Each file is removed from the directory as soon as it is open, and
+   * closed when the response ends. Default: the system's temporary
+   * directory (`TMPDIR`, else `/tmp`).
+   */
+  spoolDir?: string;
   /** Milliseconds a client may take to send a whole request head (and between reads of a body); then the connection is dropped. Default 30 000. */
   headerTimeout?: number;
   /** Milliseconds an idle persistent connection is kept. Default 5 000. */
@@ -205,6 +241,18 @@ function resolveOptions(options: ServerOptions): WSGIServer["options"] {
     }
     return v;
   };
+  const atLeastZero = (name: keyof ServerOptions, fallback: number) => {
+    const v = options[name] ?? fallback;
+    if (typeof v !== "number" || !(v >= 0)) {
+      throw new RangeError(
+        `makeServer option ${name} must be a number >= 0, got ${String(v)}`,
+      );
+    }
+    return v;
+  };
+  if (options.spoolDir !== undefined && typeof options.spoolDir !== "string") {
+    throw new TypeError("makeServer option spoolDir must be a directory path");
+  }
   const handlerClass = options.handlerClass ?? WSGIRequestHandler;
   if (
     typeof handlerClass !== "function" ||
@@ -246,7 +294,9 @@ function resolveOptions(options: ServerOptions): WSGIServer["options"] {
     );
   }
   return {
-    maxRequestBody: positive("maxRequestBody", 10 * 1024 * 1024),
+    maxRequestBody: positive("maxRequestBody", DEFAULT_MAX_REQUEST_BODY),
+    spoolThreshold: atLeastZero("spoolThreshold", DEFAULT_SPOOL_THRESHOLD),
+    spoolDir: options.spoolDir,
     headerTimeout: positive("headerTimeout", 30_000),
     keepAliveTimeout: positive("keepAliveTimeout", 5_000),
     sendTimeout: positive("sendTimeout", 60_000),
@@ -312,10 +362,13 @@ function listenUnix(path: string): Deno.UnixListener {
 
 /**
  * What a server's connections share: its buffer pool, its string table,
- * and the environ keys of the header names seen (see `envKeys`).
+ * its request-body spooling, and the environ keys of the header names
+ * seen (see `envKeys`).
  */
 interface Shared {
   readonly buffers: BufferPool;
+  /** Where request bodies over the threshold go. */
+  readonly spooler: Spooler;
   readonly strings: StringTable;
   readonly keys: Map<string, [string, string] | null>;
 }
@@ -345,7 +398,10 @@ export class WSGIServer implements AsyncDisposable {
   readonly listener: Deno.TcpListener | Deno.TlsListener | Deno.UnixListener;
   /** The options with defaults, filled in (how to listen and when to stop are not kept). */
   readonly options: Readonly<
-    Required<Omit<ServerOptions, "signal" | "cert" | "key" | "path">>
+    & Required<
+      Omit<ServerOptions, "signal" | "cert" | "key" | "path" | "spoolDir">
+    >
+    & { spoolDir: string | undefined }
   >;
   /** The host name in `SERVER_NAME` (Python's `server_name`). */
   serverName: string;
@@ -360,11 +416,7 @@ export class WSGIServer implements AsyncDisposable {
 
   #handlers = new Set<WSGIRequestHandler>();
   /** What this server's connections share: buffers and head strings. */
-  readonly #shared: Shared = {
-    buffers: new BufferPool(),
-    strings: new StringTable(),
-    keys: new Map(),
-  };
+  readonly #shared: Shared;
   static {
     sharedOf = (server) => server.#shared;
   }
@@ -397,6 +449,15 @@ export class WSGIServer implements AsyncDisposable {
     options: ServerOptions = {},
   ) {
     this.options = Object.freeze(resolveOptions(options));
+    this.#shared = {
+      spooler: new Spooler({
+        threshold: this.options.spoolThreshold,
+        dir: this.options.spoolDir,
+      }),
+      buffers: new BufferPool(),
+      strings: new StringTable(),
+      keys: new Map(),
+    };
     const { signal, cert, key, path } = options;
     this.#tls = cert !== undefined;
     if (path !== undefined) {
@@ -671,10 +732,10 @@ class ServerHandler extends SimpleHandler {
     requestHandler: WSGIRequestHandler,
     connection: ServerConnection,
     writer: ResponseWriter,
-    body: Uint8Array,
+    input: InputStream,
     environ: Partial<WSGIEnvironment>,
   ) {
-    super(new BytesIO(body), writer, requestHandler.getStderr(), environ, {
+    super(input, writer, requestHandler.getStderr(), environ, {
       multithread: true,
       multiprocess: false,
     });
@@ -1088,7 +1149,13 @@ export class WSGIRequestHandler {
     let body = this.#readBody();
     if (body instanceof Promise) body = await body;
     if (body === null) return false;
-    return this.#runApp(head, body);
+    try {
+      return await this.#runApp(head, body);
+    } finally {
+      // The spooled body, if any, is closed (and its file gone) once the
+      // response ended, however it ended.
+      body.close();
+    }
   }
 
   /** Reads until the core has a request head; null when the connection ends instead. */
@@ -1130,48 +1197,73 @@ export class WSGIRequestHandler {
   }
 
   /**
-   * The body of the request, read into memory: at once when the core has
-   * all of it (none, or all buffered), else a promise; null when the
-   * connection ends instead (refused, or cut off by the client).
+   * The body of the request: {@linkcode NO_BODY} at once when there is
+   * none, else a promise of its spool (memory up to `spoolThreshold`, then
+   * a temporary file); null when the connection ends instead (refused, cut
+   * off by the client, or its spool failed).
    */
-  #readBody(): Uint8Array | null | Promise<Uint8Array | null> {
+  #readBody(): RequestBody | null | Promise<RequestBody | null> {
     const event = this.#connection.next();
-    return event === Event.EndOfMessage ? EMPTY : this.#readBodyFrom(event);
+    return event === Event.EndOfMessage ? NO_BODY : this.#readBodyFrom(event);
   }
 
-  /** Reads the body, from the core's `event` on. */
-  async #readBodyFrom(event: Event): Promise<Uint8Array | null> {
+  /** Reads the body into a spool, from the core's `event` on. */
+  async #readBodyFrom(event: Event): Promise<BodySpool | null> {
     const core = this.#connection;
-    const { headerTimeout, bodyTimeout, maxRequestBody } = this.server.options;
-    let body: BodyBuffer | undefined;
+    const { headerTimeout, bodyTimeout } = this.server.options;
+    const spooler = sharedOf(this.server).spooler;
+    const spool = spooler.open(core.head!.contentLength);
     let until = 0;
-    for (;; event = core.next()) {
-      switch (event) {
-        case Event.Data:
-          body ??= new BodyBuffer(core.head!.contentLength, maxRequestBody);
-          body.append(core.data);
-          break;
-        case Event.NeedData: {
-          const now = Date.now();
-          if (until === 0) until = now + bodyTimeout;
-          this.#deadline = Math.min(now + headerTimeout, until);
-          const n = await this.conn.read(core.readRegion());
-          if (n === null) core.receivedEof();
-          else core.received(n);
-          break;
+    try {
+      for (;; event = core.next()) {
+        switch (event) {
+          case Event.Data: {
+            const r = spool.append(core.data);
+            if (r) await r;
+            break;
+          }
+          case Event.NeedData: {
+            const now = Date.now();
+            if (until === 0) until = now + bodyTimeout;
+            this.#deadline = Math.min(now + headerTimeout, until);
+            const n = await this.conn.read(core.readRegion());
+            if (n === null) core.receivedEof();
+            else core.received(n);
+            break;
+          }
+          case Event.Continue:
+            await writeAll(this.conn, CONTINUE_RESPONSE);
+            break;
+          case Event.EndOfMessage: {
+            this.#deadline = Infinity;
+            const r = spool.end();
+            if (r) await r;
+            return spool;
+          }
+          case Event.Refuse:
+            spool.close();
+            await this.#refuse();
+            return null;
+          default: // Closed
+            spool.close();
+            return null;
         }
-        case Event.Continue:
-          await writeAll(this.conn, CONTINUE_RESPONSE);
-          break;
-        case Event.EndOfMessage:
-          this.#deadline = Infinity;
-          return body === undefined ? EMPTY : body.bytes();
-        case Event.Refuse:
-          await this.#refuse();
-          return null;
-        default: // Closed
-          return null;
       }
+    } catch (e) {
+      spool.close();
+      if (!(e instanceof SpoolError)) throw e;
+      // The server cannot take the body: 413 for a permission it lacks,
+      // 507 for a disk that failed; the connection then closes.
+      const { status, log } = spooler.answer(e);
+      if (log !== null) this.logError(log);
+      core.refuse(
+        status,
+        status === 413
+          ? "request body too large for this server"
+          : "the server could not store the request body",
+      );
+      await this.#refuse();
+      return null;
     }
   }
 
@@ -1179,7 +1271,10 @@ export class WSGIRequestHandler {
    * Runs the app on the request, writes its response, and logs it.
    * Resolves to true if the connection may carry another request.
    */
-  async #runApp(head: RequestHead, body: Uint8Array): Promise<boolean> {
+  async #runApp(
+    head: RequestHead,
+    body: RequestBody,
+  ): Promise<boolean> {
     const writer = this.#writer;
     writer.reset();
     const environ = this.getEnviron();
@@ -1190,7 +1285,7 @@ export class WSGIRequestHandler {
       this,
       this.#connection,
       writer,
-      body,
+      body.input(),
       environ,
     );
     let sent = true;

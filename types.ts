@@ -63,6 +63,14 @@ export interface InputStream {
   readlines(hint?: number): Uint8Array[];
   /** Iterates over the remaining lines. */
   [Symbol.iterator](): Iterator<Uint8Array>;
+  /**
+   * Reads into `buffer` (as Python's `readinto`), returning how many bytes
+   * were read; 0 at the end. Not in PEP 3333: the streams of this
+   * library's servers have it, so that an app can read a large body
+   * through one buffer of its own, where each `read()` makes a new array
+   * (and the runtime frees dropped arrays only now and then).
+   */
+  readinto?(buffer: Uint8Array): number;
 }
 
 /**

@@ -528,6 +528,14 @@ export class BytesIO implements InputStream {
     return out;
   }
 
+  /** Copies up to `buffer.length` bytes into `buffer`; returns how many (0 at the end). */
+  readinto(buffer: Uint8Array): number {
+    const n = Math.min(buffer.length, this.#len - this.#pos);
+    buffer.set(this.#buf.subarray(this.#pos, this.#pos + n));
+    this.#pos += n;
+    return n;
+  }
+
   /** Reads one line, `\n` included, or at most `size` bytes of it. */
   readline(size?: number | null): Uint8Array {
     let end = this.#buf.indexOf(NL, this.#pos);

@@ -1,5 +1,4 @@
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
-import { BodyBuffer } from "../_body_buffer.ts";
 import {
   ChunkedDecoder,
   chunkHeader,
@@ -89,10 +88,9 @@ function keepAlive(h: RequestHead): boolean {
  */
 class Decoder {
   readonly dec: ChunkedDecoder;
-  readonly #body: BodyBuffer;
+  readonly #parts: Uint8Array[] = [];
   constructor(maxBody: number, maxTrailerBytes?: number) {
     this.dec = new ChunkedDecoder(maxBody, maxTrailerBytes);
-    this.#body = new BodyBuffer(-1, maxBody);
   }
   /** Decodes buf[start:end]; returns how many bytes were consumed. */
   feed(buf: Uint8Array, start: number, end: number): number {
@@ -101,7 +99,7 @@ class Decoder {
     while (i < end && !dec.done) {
       const j = dec.decode(buf, i, end);
       const data = dec.dataEnd > dec.dataStart;
-      if (data) this.#body.append(buf.subarray(dec.dataStart, dec.dataEnd));
+      if (data) this.#parts.push(buf.slice(dec.dataStart, dec.dataEnd));
       if (j === i && !data) break;
       i = j;
     }
@@ -117,7 +115,13 @@ class Decoder {
     return this.dec.trailers;
   }
   body(): Uint8Array {
-    return this.#body.bytes();
+    const out = new Uint8Array(this.dec.length);
+    let o = 0;
+    for (const p of this.#parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
   }
 }
 
