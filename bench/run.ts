@@ -1,19 +1,25 @@
 // The benchmark: one command starts every target side by side, drives each
-// with wrk, downloads a file (1 GiB by default) through each, measures RSS with 1,000
-// idle keep-alive connections, and prints a Markdown table (also written to
-// bench/results/).
+// with wrk, downloads a file (1 GiB by default) through each, measures the
+// RSS of a fresh server holding 10,000 idle keep-alive connections, and
+// prints a Markdown table (also written to bench/results/).
 //
 // The wrk runs are interleaved: each round runs every target once, and a
 // ratio is taken within each round, so that a slow minute on a shared
 // machine slows every target of that round alike. The table gives the median
-// req/s and the median of the per-round ratios.
+// req/s, the median of the per-round ratios, and the server's CPU time per
+// request (user + system, from /proc/PID/stat, over the requests wrk
+// counted): steadier than req/s when other work shares the machine.
+//
+// The servers run on core 1 and the load (wrk, curl, the idle clients) on
+// core 0 when `taskset` exists (it says so when it does not).
 //
 //   deno task bench                  # or: deno run --allow-all bench/run.ts
 //   deno task bench --duration 5     # seconds per wrk run (default 4)
 //   deno task bench --rounds 9       # wrk rounds (default 5)
 //   deno task bench --only "Deno.serve,simple_server"
-//   deno task bench --skip file,rss
-//   deno task bench --pin            # servers on core 1, wrk and curl on core 0
+//   deno task bench --skip file,idle
+//   deno task bench --no-pin         # do not pin (the default pins)
+//   deno task bench --idle 2000      # idle connections (default 10,000)
 //   deno task bench --file-mib 256   # size of the download (default 1024)
 //   deno task bench --compare /path/to/other/checkout/
 //                                    # adds "toFetchHandler (compare)" and
@@ -23,7 +29,15 @@
 // To add a target, add one entry to TARGETS: a name, the command that starts
 // it ("{port}" is replaced by the port) and the port. A target must answer
 // GET / with "Hello world!" (Content-Type: text/plain), and GET /file with
-// the file named by the BENCH_FILE environment variable.
+// the file named by the BENCH_FILE environment variable; to hold idle
+// connections, it must not time them out within a few minutes.
+//
+// The idle row starts each target afresh (its RSS then does not depend on
+// how its heap grew under wrk) with its open-file limit raised (`ulimit -n`
+// in a shell that then runs it), and opens the connections from
+// bench/_idle_conns.ts, raised likewise: one request each, then idle. It
+// then times one new client's request, and checks that the idle ones are
+// still served.
 
 import { median } from "./_stats.ts";
 
@@ -39,7 +53,7 @@ interface Target {
   command: string[];
   /** Port it listens on (127.0.0.1). */
   port: number;
-  /** False if it cannot hold a keep-alive connection (skips the RSS row). */
+  /** False if it cannot hold a keep-alive connection (skips the idle row). */
   keepAlive?: boolean;
   /** More environment variables for it. */
   env?: Record<string, string>;
@@ -100,7 +114,7 @@ const duration = Number(option("duration") ?? 4);
 const rounds = Number(option("rounds") ?? 5);
 const only = option("only")?.split(",");
 const skip = new Set(option("skip")?.split(",") ?? []);
-const pin = Deno.args.includes("--pin");
+const idleConns = Number(option("idle") ?? 10_000);
 const fileMiB = Number(option("file-mib") ?? 1024);
 const compare = option("compare");
 if (compare !== undefined) {
@@ -120,11 +134,13 @@ if (compare !== undefined) {
 const targets = TARGETS.filter((t) =>
   only === undefined || only.some((o) => t.name.includes(o))
 );
-/** With --pin: the servers on core 1, the load (wrk, curl) on core 0. */
-const SERVER_CPU = pin ? ["taskset", "-c", "1"] : [];
-const LOAD_CPU = pin ? ["taskset", "-c", "0"] : [];
 
 // ---------------------------------------------------------------- helpers
+
+/** True if `command` is on the PATH. */
+async function have(command: string): Promise<boolean> {
+  return (await run(["sh", "-c", `command -v ${command}`])).code === 0;
+}
 
 async function run(cmd: string[]): Promise<{ code: number; out: string }> {
   const out = await new Deno.Command(cmd[0], {
@@ -155,8 +171,21 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 }
 
+/** Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+/** The CPU seconds (user + system) that process `pid` has used. */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces): utime is the
+  // 14th field of the line, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
 interface WrkResult {
   rps: number;
+  requests: number;
   errors: string;
 }
 
@@ -170,12 +199,13 @@ async function wrk(port: number, args: string[], secs: number) {
   ]);
   if (code !== 0) throw new Error(`wrk failed:\n${out}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   const errs: string[] = [];
   const sock = /Socket errors: (.*)/.exec(out);
   if (sock) errs.push(sock[1]);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (non2xx) errs.push(`non-2xx ${non2xx[1]}`);
-  return { rps, errors: errs.join("; ") } satisfies WrkResult;
+  return { rps, requests, errors: errs.join("; ") } satisfies WrkResult;
 }
 
 /** Downloads /file with curl; returns GB/s (10^9 bytes per second). */
@@ -201,25 +231,112 @@ async function download(port: number, size: number): Promise<number> {
   return best;
 }
 
-/** Opens `n` keep-alive connections, one request each, and keeps them idle. */
-async function idleConnections(port: number, n: number) {
-  const conns: Deno.Conn[] = [];
-  const req = new TextEncoder().encode(
-    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-  );
-  const buf = new Uint8Array(4096);
-  for (let i = 0; i < n; i++) {
-    const c = await Deno.connect({ hostname: "127.0.0.1", port });
-    conns.push(c);
-    await c.write(req);
+/** Runs `command` with its open-file limit raised to `limit`. */
+function withFileLimit(command: string[], limit: number): string[] {
+  return ["sh", "-c", `ulimit -n ${limit} && exec "$@"`, "sh", ...command];
+}
+
+/** Sends one request on a new connection; resolves to the milliseconds it took. */
+async function timeNewClient(port: number): Promise<number> {
+  const start = performance.now();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+    );
+    const buf = new Uint8Array(1024);
     let text = "";
     while (!text.includes("Hello world!")) {
-      const k = await c.read(buf);
-      if (k === null) throw new Error("connection closed by the server");
+      const k = await conn.read(buf);
+      if (k === null) throw new Error("the server closed the new connection");
       text += new TextDecoder().decode(buf.subarray(0, k));
     }
+  } finally {
+    conn.close();
   }
-  return conns;
+  return performance.now() - start;
+}
+
+interface IdleResult {
+  /** RSS of the fresh server, and with the idle connections (KiB). */
+  fresh: number;
+  idle: number;
+  /** A new client's request while they are open (ms). */
+  newClient: number;
+  /** How many of the sampled idle connections still answered. */
+  alive: string;
+}
+
+/**
+ * Starts `target` afresh on `port`, opens `n` idle keep-alive connections
+ * to it (bench/_idle_conns.ts), and measures.
+ */
+async function idleRow(
+  target: Target,
+  port: number,
+  n: number,
+  limit: number,
+): Promise<IdleResult> {
+  const command = withFileLimit([...SERVER_CPU, ...target.command], limit);
+  const server = new Deno.Command(command[0], {
+    args: command.slice(1).map((a) => a.replace("{port}", String(port))),
+    cwd: root,
+    env: target.env,
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    await waitForPort(port);
+    await new Promise((r) => setTimeout(r, 500));
+    const fresh = rssKiB(server.pid);
+    const clientCommand = withFileLimit([
+      ...LOAD_CPU,
+      DENO,
+      "run",
+      "--allow-net",
+      `${here}_idle_conns.ts`,
+      String(port),
+      String(n),
+    ], limit);
+    const client = new Deno.Command(clientCommand[0], {
+      args: clientCommand.slice(1),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = client.stdout.pipeThrough(new TextDecoderStream())
+      .values();
+    let said = "";
+    const line = async () => {
+      while (!said.includes("\n")) {
+        const { done, value } = await lines.next();
+        if (done) throw new Error("the idle client ended early");
+        said += value;
+      }
+      const i = said.indexOf("\n");
+      const first = said.slice(0, i);
+      said = said.slice(i + 1);
+      return first;
+    };
+    try {
+      const opened = await line();
+      if (opened !== `open ${n}`) throw new Error(`idle client: ${opened}`);
+      await new Promise((r) => setTimeout(r, 2000));
+      const idle = rssKiB(server.pid);
+      const newClient = await timeNewClient(port);
+      await client.stdin.close();
+      const alive = (await line()).replace(/^alive /, "");
+      return { fresh, idle, newClient, alive };
+    } finally {
+      try {
+        client.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await client.status;
+    }
+  } finally {
+    server.kill("SIGTERM");
+    await server.status;
+  }
 }
 
 const fmt = (x: number, digits = 0) =>
@@ -232,16 +349,35 @@ const fmt = (x: number, digits = 0) =>
 
 // ---------------------------------------------------------------- main
 
-if ((await run(["sh", "-c", "command -v wrk"])).code !== 0) {
+if (!await have("wrk")) {
   console.error("wrk is not installed (apt-get install wrk)");
   Deno.exit(1);
 }
-if (
-  !skip.has("file") &&
-  (await run(["sh", "-c", "command -v curl"])).code !== 0
-) {
+if (!skip.has("file") && !await have("curl")) {
   console.error("curl is not installed: skipping the download");
   skip.add("file");
+}
+/** Pinned: the servers on core 1, the load (wrk, curl, idle clients) on core 0. */
+const pin = !Deno.args.includes("--no-pin") && await have("taskset");
+if (!pin && !Deno.args.includes("--no-pin")) {
+  console.error(
+    "taskset is not installed (util-linux): the servers and the load are " +
+      "not pinned, and share every core",
+  );
+}
+const SERVER_CPU = pin ? ["taskset", "-c", "1"] : [];
+const LOAD_CPU = pin ? ["taskset", "-c", "0"] : [];
+/** The open-file limit of the idle row: the hard limit, or enough. */
+const hardLimit = (await run(["sh", "-c", "ulimit -Hn"])).out.trim();
+const fileLimit = hardLimit === "unlimited"
+  ? idleConns + 1024
+  : Math.min(Number(hardLimit), idleConns + 1024);
+if (!skip.has("idle") && fileLimit < idleConns + 64) {
+  console.error(
+    `the open-file hard limit (${hardLimit}) is too low for ${idleConns} ` +
+      `idle connections: skipping them (--idle N for fewer)`,
+  );
+  skip.add("idle");
 }
 
 const FILE_SIZE = fileMiB * (1 << 20);
@@ -273,10 +409,13 @@ for (const target of targets) {
 interface Row {
   /** Per scenario, the req/s of each round. */
   rps: number[][];
+  /** Per scenario, the server's CPU µs per request in each round. */
+  cpu: number[][];
   errors: string[];
   gbps?: number;
-  rssIdle?: number;
-  rss1000?: number;
+  /** RSS after the wrk runs (KiB). */
+  rssAfter?: number;
+  idle?: IdleResult;
 }
 const rows = new Map<string, Row>();
 
@@ -289,6 +428,7 @@ try {
   for (const { target } of procs) {
     rows.set(target.name, {
       rps: SCENARIOS.map(() => []),
+      cpu: SCENARIOS.map(() => []),
       errors: SCENARIOS.map(() => ""),
     });
   }
@@ -296,15 +436,22 @@ try {
     for (const { target } of procs) await wrk(target.port, sc.wrk, 2); // warm-up
     for (let round = 1; round <= rounds; round++) {
       const line: string[] = [];
-      for (const { target } of procs) {
+      for (const { target, child } of procs) {
         await new Promise((r) => setTimeout(r, 500)); // let sockets settle
+        const cpu = cpuSeconds(child.pid);
         const r = await wrk(target.port, sc.wrk, duration);
+        const us = (cpuSeconds(child.pid) - cpu) / r.requests * 1e6;
         const row = rows.get(target.name)!;
         row.rps[i].push(r.rps);
+        row.cpu[i].push(us);
         if (r.errors) row.errors[i] = r.errors;
-        line.push(`${target.name} ${fmt(r.rps)}`);
+        line.push(`${target.name} ${fmt(r.rps)} (${fmt(us, 1)} µs)`);
       }
-      console.error(`${sc.name}, round ${round}: ${line.join(", ")} req/s`);
+      console.error(
+        `${sc.name}, round ${round}: ${
+          line.join(", ")
+        } req/s (CPU per request)`,
+      );
     }
   }
   for (const { target, child } of procs) {
@@ -315,17 +462,26 @@ try {
         `${target.name} | ${fileMiB} MiB download: ${fmt(row.gbps, 2)} GB/s`,
       );
     }
-    if (!skip.has("rss") && target.keepAlive !== false) {
-      row.rssIdle = rssKiB(child.pid);
-      const conns = await idleConnections(target.port, 1000);
-      await new Promise((r) => setTimeout(r, 500));
-      row.rss1000 = rssKiB(child.pid);
-      for (const c of conns) c.close();
-      console.error(
-        `${target.name} | RSS ${fmt(row.rssIdle / 1024, 1)} MiB idle, ` +
-          `${fmt(row.rss1000 / 1024, 1)} MiB with 1,000 keep-alive conns`,
-      );
-    }
+    row.rssAfter = rssKiB(child.pid);
+  }
+  // The idle connections, each target afresh (after the others are
+  // stopped, so that they do not share the memory or the core).
+  for (const { child } of procs) {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+  for (const { target } of procs) {
+    if (skip.has("idle") || target.keepAlive === false) continue;
+    const row = rows.get(target.name)!;
+    row.idle = await idleRow(target, target.port + 100, idleConns, fileLimit);
+    const { fresh, idle, newClient, alive } = row.idle;
+    console.error(
+      `${target.name} | RSS ${fmt(fresh / 1024, 1)} MiB fresh, ` +
+        `${fmt(idle / 1024, 1)} MiB with ${fmt(idleConns)} idle keep-alive ` +
+        `conns (${fmt((idle - fresh) / idleConns, 2)} KiB each); a new ` +
+        `client served in ${fmt(newClient, 1)} ms; ${alive} idle ones ` +
+        `still answered`,
+    );
   }
 } finally {
   for (const { child } of procs) {
@@ -345,13 +501,26 @@ function ratio(row: Row, base: string, i: number): number {
   if (of === undefined) return NaN;
   return median(row.rps[i].map((x, round) => x / of[round]));
 }
+/** The median over rounds of `row`'s CPU per request over `base`'s in the same round. */
+function cpuRatio(row: Row, base: string, i: number): number {
+  const of = rows.get(base)?.cpu[i];
+  if (of === undefined) return NaN;
+  return median(row.cpu[i].map((x, round) => x / of[round]));
+}
 const head = ["server"];
 for (const sc of SCENARIOS) {
-  head.push(`${sc.name} (req/s)`, "vs Deno.serve", "vs wsgiref");
+  head.push(
+    `${sc.name} (req/s)`,
+    "vs Deno.serve",
+    "vs wsgiref",
+    "CPU µs/req",
+  );
 }
 head.push(
   `${fileMiB} MiB FileWrapper (GB/s)`,
-  "RSS after the runs / + 1,000 idle keep-alive conns (MiB)",
+  "RSS after the runs (MiB)",
+  `RSS fresh / + ${fmt(idleConns)} idle keep-alive conns (MiB)`,
+  "new client (ms)",
 );
 const lines = [
   `| ${head.join(" | ")} |`,
@@ -364,13 +533,17 @@ for (const [name, row] of rows) {
       fmt(median(row.rps[i])),
       `${fmt(ratio(row, "Deno.serve", i), 2)}×`,
       `${fmt(ratio(row, "Python wsgiref", i), 1)}×`,
+      fmt(median(row.cpu[i]), 1),
     );
   });
   cells.push(row.gbps === undefined ? "—" : fmt(row.gbps, 2));
+  cells.push(row.rssAfter === undefined ? "—" : fmt(row.rssAfter / 1024, 1));
+  const idle = row.idle;
   cells.push(
-    row.rss1000 === undefined
+    idle === undefined
       ? "—"
-      : `${fmt(row.rssIdle! / 1024, 1)} / ${fmt(row.rss1000 / 1024, 1)}`,
+      : `${fmt(idle.fresh / 1024, 1)} / ${fmt(idle.idle / 1024, 1)}`,
+    idle === undefined ? "—" : fmt(idle.newClient, 1),
   );
   lines.push(`| ${cells.join(" | ")} |`);
 }
@@ -396,14 +569,24 @@ for (const other of others) {
 for (const name of ["toFetchHandler", "simple_server"]) {
   const row = rows.get(`${name} (this)`);
   if (row === undefined || !rows.has(`${name} (compare)`)) continue;
+  const other = `${name} (compare)`;
   lines.push(
     "",
-    `"${name} (this)" against "${name} (compare)" (${compare}; ` +
-      `${SCENARIOS.map((s) => s.name).join(" / ")}): ` +
-      SCENARIOS.map((_, i) => `${fmt(ratio(row, `${name} (compare)`, i), 2)}×`)
+    `"${name} (this)" against "${other}" (${compare}; ` +
+      `${SCENARIOS.map((s) => s.name).join(" / ")}): req/s ` +
+      SCENARIOS.map((_, i) => `${fmt(ratio(row, other, i), 2)}×`).join(" / ") +
+      ", CPU per request " +
+      SCENARIOS.map((_, i) => `${fmt(cpuRatio(row, other, i), 2)}×`)
         .join(" / ") +
-      ".",
+      " (medians of per-round ratios; per-round req/s ratios " +
+      SCENARIOS.map((_, i) => spread(row, other, i)).join(" / ") + ").",
   );
+}
+/** The lowest, median and highest per-round req/s ratio of `row` over `base`. */
+function spread(row: Row, base: string, i: number): string {
+  const of = rows.get(base)!.rps[i];
+  const r = row.rps[i].map((x, round) => x / of[round]).sort((a, b) => a - b);
+  return `${fmt(r[0], 2)}–${fmt(r[r.length - 1], 2)}`;
 }
 const errors = [...rows].flatMap(([name, row]) =>
   row.errors.map((e, i) => e ? `- ${name}, ${SCENARIOS[i].name}: ${e}` : "")
@@ -417,7 +600,9 @@ const report = [
   `(medians; ratios are medians of per-round ratios), after a 2 s ` +
   `warm-up, hello world ` +
   `(12-byte body), 127.0.0.1; Deno ${Deno.version.deno}, ` +
-  (pin ? "servers pinned to core 1 and wrk/curl to core 0 (taskset), " : "") +
+  (pin
+    ? "servers pinned to core 1 and wrk/curl to core 0 (taskset), "
+    : "not pinned, ") +
   `${navigator.hardwareConcurrency} cores (${cpu ?? "unknown CPU"}).`,
   "",
   ...lines,
