@@ -2,10 +2,18 @@
 // staging): a connection that is done, or between responses, holds none,
 // and a new connection or response takes one back instead of allocating
 // (a fresh 8 KiB Uint8Array costs far more than a reused one once the
-// garbage collector has to reclaim them).
+// garbage collector has to reclaim them). A connection waiting for a
+// request head reads into a small one, so that thousands of idle
+// connections hold little.
 
 /** The size of the buffers a connection borrows: its read buffer, its response staging. */
 export const BUFFER_SIZE = 8 * 1024;
+
+/**
+ * The size of the read buffer a connection waits for a request head with:
+ * most heads fit (a larger one moves to a {@linkcode BUFFER_SIZE} buffer).
+ */
+export const HEAD_BUFFER_SIZE = 1024;
 
 /**
  * Where a connection borrows its buffers from, and gives them back when it
@@ -25,41 +33,42 @@ export const ALLOCATE: Buffers = Object.freeze({
 });
 
 /**
- * A free list of buffers of one size, owned by one server.
+ * Free lists of buffers of a few sizes, owned by one server.
  *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { BufferPool } from "./_buffer_pool.ts";
  *
- * const pool = new BufferPool(1024);
+ * const pool = new BufferPool([1024]);
  * const a = pool.take(1024);
  * pool.give(a);
  * assertEquals(pool.take(1024) === a, true); // the same buffer again
  * ```
  */
 export class BufferPool implements Buffers {
-  readonly #free: Uint8Array[] = [];
+  /** The free buffers of each size kept. */
+  readonly #free = new Map<number, Uint8Array[]>();
 
   /**
-   * @param size the size of the buffers kept (others are made and dropped)
-   * @param max the most buffers kept
+   * @param sizes the sizes of the buffers kept (others are made and dropped)
+   * @param max the most buffers kept of each size
    */
   constructor(
-    readonly size: number = BUFFER_SIZE,
+    sizes: readonly number[] = [HEAD_BUFFER_SIZE, BUFFER_SIZE],
     readonly max: number = 512,
-  ) {}
+  ) {
+    for (const size of sizes) this.#free.set(size, []);
+  }
 
   /** A buffer of `size` bytes: a free one if there is one. */
   take(size: number): Uint8Array {
-    return (size === this.size ? this.#free.pop() : undefined) ??
-      new Uint8Array(size);
+    return this.#free.get(size)?.pop() ?? new Uint8Array(size);
   }
 
-  /** Keeps `buf` for the next `take` (unless the pool is full, or `buf` is of another size). */
+  /** Keeps `buf` for the next `take` (unless the pool is full, or `buf` is of a size not kept). */
   give(buf: Uint8Array): void {
-    if (buf.length === this.size && this.#free.length < this.max) {
-      this.#free.push(buf);
-    }
+    const free = this.#free.get(buf.length);
+    if (free !== undefined && free.length < this.max) free.push(buf);
   }
 }

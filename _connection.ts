@@ -23,7 +23,12 @@
 // Events are codes, and their data are fields of the connection, so that
 // no object is made per event.
 
-import { ALLOCATE, BUFFER_SIZE, type Buffers } from "./_buffer_pool.ts";
+import {
+  ALLOCATE,
+  BUFFER_SIZE,
+  type Buffers,
+  HEAD_BUFFER_SIZE,
+} from "./_buffer_pool.ts";
 import { ChunkedDecoder } from "./_chunked.ts";
 import {
   connectionHeader,
@@ -218,7 +223,8 @@ export class ServerConnection {
    * {@linkcode Event.NeedData}, until the next call.
    */
   readRegion(): Uint8Array {
-    return this.#buf!.subarray(this.#end);
+    const buf = this.#buf!;
+    return this.#end === 0 ? buf : buf.subarray(this.#end);
   }
 
   /** `n` bytes were read into the region from {@linkcode ServerConnection.readRegion}. */
@@ -240,8 +246,9 @@ export class ServerConnection {
 
   /**
    * Gives the read buffer back to its {@linkcode Buffers} if it holds
-   * nothing unread (between requests, or when the connection is over); the
-   * next {@linkcode Event.NeedData} takes one again. Returns whether it did.
+   * nothing unread (as `responseDone` does between requests, and `close`);
+   * the next {@linkcode Event.NeedData} takes a small one again. Returns
+   * whether it did.
    */
   release(): boolean {
     const buf = this.#buf;
@@ -401,15 +408,18 @@ export class ServerConnection {
       return Event.Continue;
     }
     const buf = this.#buf;
-    if (
-      buf !== null && buf.length < BODY_BUFFER_SIZE &&
-      this.#start === this.#end &&
-      (this.#state === S_CHUNKED || this.#remaining > buf.length)
-    ) {
-      // A large body is read in larger pieces: fewer reads, fewer events.
-      this.#buffers.give(buf);
-      this.#buf = this.#buffers.take(BODY_BUFFER_SIZE);
-      this.#start = this.#end = 0;
+    if (buf !== null && this.#start === this.#end) {
+      // A body larger than the buffer is read in larger pieces: fewer
+      // reads, fewer events.
+      const chunked = this.#state === S_CHUNKED;
+      const size = chunked || this.#remaining > BUFFER_SIZE
+        ? BODY_BUFFER_SIZE
+        : BUFFER_SIZE;
+      if (buf.length < size && (chunked || this.#remaining > buf.length)) {
+        this.#buffers.give(buf);
+        this.#buf = this.#buffers.take(size);
+        this.#start = this.#end = 0;
+      }
     }
     return this.#needData();
   }
@@ -421,11 +431,15 @@ export class ServerConnection {
     return Event.EndOfMessage;
   }
 
-  /** Makes room in the read buffer for more bytes (431 if a head outgrows it). */
+  /**
+   * Makes room in the read buffer for more bytes (431 if a head outgrows
+   * it). With no buffer (nothing is unread), a small one waits for the
+   * next head: an idle connection holds little.
+   */
   #needData(): Event {
     let buf = this.#buf;
     if (buf === null) {
-      buf = this.#buf = this.#buffers.take(BUFFER_SIZE);
+      buf = this.#buf = this.#buffers.take(HEAD_BUFFER_SIZE);
     }
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
@@ -442,7 +456,11 @@ export class ServerConnection {
         if (buf.length >= max) {
           return this.#refuseWith(431, "request head too large");
         }
-        const bigger = new Uint8Array(Math.min(buf.length * 2, max));
+        const bigger = this.#buffers.take(
+          buf.length < BUFFER_SIZE
+            ? BUFFER_SIZE
+            : Math.min(buf.length * 2, max),
+        );
         bigger.set(buf.subarray(0, this.#end));
         this.#buffers.give(buf);
         this.#buf = bigger;
@@ -538,6 +556,9 @@ export class ServerConnection {
     }
     this.#state = S_HEAD;
     this.#fresh = this.#start < this.#end;
+    // Waiting for the next request, it holds no buffer (unless a
+    // pipelined request is in it already).
+    this.release();
     return true;
   }
 }

@@ -2,7 +2,12 @@
 // framing rules (_framing.ts), as tables, without sockets: bytes in,
 // events out, as h11's and llhttp's tests are written.
 import { assert, assertEquals } from "@std/assert";
-import { BUFFER_SIZE, BufferPool, type Buffers } from "../_buffer_pool.ts";
+import {
+  BUFFER_SIZE,
+  BufferPool,
+  type Buffers,
+  HEAD_BUFFER_SIZE,
+} from "../_buffer_pool.ts";
 import {
   type ConnectionLimits,
   Event,
@@ -513,7 +518,7 @@ Deno.test("connection core: the read buffer comes from Buffers and goes back whe
   assertEquals(taken.length, 0); // nothing until bytes are needed
   assertEquals(conn.next(), Event.NeedData);
   assertEquals(taken.length, 1);
-  assertEquals(taken[0].length, BUFFER_SIZE);
+  assertEquals(taken[0].length, HEAD_BUFFER_SIZE, "a small one for a head");
   const b = bytes(GET);
   conn.readRegion().set(b);
   conn.received(b.length);
@@ -522,8 +527,8 @@ Deno.test("connection core: the read buffer comes from Buffers and goes back whe
   conn.respond(200, "2", false);
   assert(conn.responseDone(true));
   assert(conn.idle);
-  assert(conn.release());
-  assertEquals(given, taken);
+  assertEquals(given, taken, "given back once the response is done");
+  assert(!conn.release(), "nothing left to give back");
   assertEquals(conn.next(), Event.NeedData);
   assertEquals(taken.length, 2);
   const part = bytes("GET / HT");
@@ -536,14 +541,76 @@ Deno.test("connection core: the read buffer comes from Buffers and goes back whe
   assertEquals(given.length, 2, "close() gives it back, unread bytes and all");
 });
 
-Deno.test("BufferPool: lends buffers of its size again, at most max of them", () => {
-  const pool = new BufferPool(16, 2);
+Deno.test("connection core: a head larger than the small buffer moves to a pooled one, and a body that fits stays there", () => {
+  const pool = new BufferPool();
+  const lent = new Set<Uint8Array>();
+  const buffers: Buffers = {
+    take(size) {
+      const b = pool.take(size);
+      lent.add(b);
+      return b;
+    },
+    give(b) {
+      assert(lent.delete(b), "only what was taken is given back");
+      pool.give(b);
+    },
+  };
+  const limits = { ...LIMITS, maxRequestBody: 1 << 20 };
+  const conn = new ServerConnection(limits, buffers);
+  /** Feeds `wire` a read at a time, as a socket fills the region. */
+  const feed = (wire: Uint8Array): number[] => {
+    const sizes: number[] = [];
+    let off = 0;
+    while (off < wire.length && conn.next() === Event.NeedData) {
+      const region = conn.readRegion();
+      sizes.push(region.length);
+      const n = Math.min(region.length, wire.length - off);
+      region.set(wire.subarray(off, off + n));
+      conn.received(n);
+      off += n;
+    }
+    return sizes;
+  };
+  const big = bytes(
+    "POST / HTTP/1.1\r\nHost: a\r\nX: " + "v".repeat(HEAD_BUFFER_SIZE) +
+      "\r\nContent-Length: 3000\r\n\r\n",
+  );
+  const sizes = feed(big);
+  assertEquals(sizes[0], HEAD_BUFFER_SIZE, "the head is read into a small one");
+  assertEquals(sizes[1], BUFFER_SIZE - HEAD_BUFFER_SIZE, "then a pooled one");
+  assertEquals(lent.size, 1, "the small one went back");
+  assertEquals(conn.next(), Event.Request);
+  // 3,000 body bytes fit in the pooled buffer: no larger one is taken.
+  let body = 0;
+  for (let event = conn.next(); event !== Event.EndOfMessage;) {
+    if (event === Event.Data) body += conn.data.length;
+    else {
+      assertEquals(event, Event.NeedData);
+      const region = conn.readRegion();
+      assert(region.length <= BUFFER_SIZE);
+      const n = Math.min(region.length, 3000 - body);
+      conn.received(n);
+    }
+    event = conn.next();
+  }
+  assertEquals(body, 3000);
+  conn.respond(200, "0", false);
+  assert(conn.responseDone(true));
+  assertEquals(lent.size, 0, "nothing is held between requests");
+  conn.close();
+});
+
+Deno.test("BufferPool: lends buffers of its sizes again, at most max of each", () => {
+  const pool = new BufferPool([16, 32], 2);
   const a = pool.take(16);
   const b = pool.take(16);
   const c = pool.take(16);
-  for (const x of [a, b, c, new Uint8Array(8)]) pool.give(x);
+  const big = pool.take(32);
+  const odd = new Uint8Array(8);
+  for (const x of [a, b, c, big, odd]) pool.give(x);
   const again = [pool.take(16), pool.take(16), pool.take(16)];
   assert(again[0] === b && again[1] === a, "the two kept, last in first out");
   assert(again[2] !== a && again[2] !== b && again[2] !== c, "a new one");
-  assertEquals(pool.take(8).length, 8);
+  assert(pool.take(32) === big, "each size has its own list");
+  assert(pool.take(8) !== odd, "a size not kept is not kept");
 });
