@@ -68,7 +68,10 @@ export const SERVER_VERSION = "WSGIServer/0.2";
 /** The status of wsgiref's error page. */
 export const ERROR_STATUS = "500 Internal Server Error";
 
-/** The body of wsgiref's error page (never written to: copy it to hand it out). */
+/**
+ * The body of wsgiref's error page: one array for every handler, never
+ * written to.
+ */
 export const ERROR_BODY: Uint8Array = new TextEncoder().encode(
   "A server error occurred.  Please contact the administrator.",
 );

@@ -297,8 +297,12 @@ export class BaseHandler {
   errorStatus: string = ERROR_STATUS;
   /** The headers of the error page. */
   errorHeaders: [string, string][] = [["Content-Type", "text/plain"]];
-  /** The body of the error page. */
-  errorBody: Uint8Array = ERROR_BODY.slice();
+  /**
+   * The body of the error page. The default is one array shared by every
+   * handler (as wsgiref's `error_body` is a class attribute): to change
+   * it, assign another array, never write into this one.
+   */
+  errorBody: Uint8Array = ERROR_BODY;
 
   // State (one request).
 
