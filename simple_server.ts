@@ -79,7 +79,11 @@ import {
 } from "./_spool.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { StringTable } from "./_string_table.ts";
-import { Event, ServerConnection } from "./_connection.ts";
+import {
+  type ConnectionLimits,
+  Event,
+  ServerConnection,
+} from "./_connection.ts";
 import { Framing } from "./_framing.ts";
 import { DEFAULT_HEAD_LIMITS, type RequestHead } from "./_head_parser.ts";
 import { httpDate } from "./_date.ts";
@@ -361,11 +365,12 @@ function listenUnix(path: string): Deno.UnixListener {
 }
 
 /**
- * What a server's connections share: its buffer pool, its string table,
- * its request-body spooling, and the environ keys of the header names
- * seen (see `envKeys`).
+ * What a server's connections share: their limits, its buffer pool, its
+ * string table, its request-body spooling, and the environ keys of the
+ * header names seen (see `envKeys`).
  */
 interface Shared {
+  readonly limits: Readonly<ConnectionLimits>;
   readonly buffers: BufferPool;
   /** Where request bodies over the threshold go. */
   readonly spooler: Spooler;
@@ -449,7 +454,14 @@ export class WSGIServer implements AsyncDisposable {
     options: ServerOptions = {},
   ) {
     this.options = Object.freeze(resolveOptions(options));
+    const o = this.options;
     this.#shared = {
+      limits: Object.freeze({
+        maxRequestLine: o.maxRequestLine,
+        maxHeaderBytes: o.maxHeaderBytes,
+        maxHeaders: o.maxHeaders,
+        maxRequestBody: o.maxRequestBody,
+      }),
       spooler: new Spooler({
         threshold: this.options.spoolThreshold,
         dir: this.options.spoolDir,
@@ -955,6 +967,8 @@ export class WSGIRequestHandler {
   readonly clientAddress: [string, number];
   /** The server. */
   readonly server: WSGIServer;
+  // The request being served: set from its head, and emptied once it is
+  // answered (between requests, a connection keeps nothing of the last).
   /** The request's header fields in order, as received (Python's `headers`). */
   headers: [string, string][] = [];
   /** The request method (Python's `command`). */
@@ -973,6 +987,8 @@ export class WSGIRequestHandler {
   readonly #writer: ResponseWriter;
   #requestline: string | undefined;
   #deadline = Infinity;
+  /** True while the deadline is the one of a started head (headerTimeout). */
+  #headTimed = false;
   #idle = false;
   #lastRequest = false;
   #aborted = false;
@@ -993,19 +1009,9 @@ export class WSGIRequestHandler {
     this.conn = conn;
     this.clientAddress = clientAddress;
     this.server = server;
-    const o = server.options;
-    const { buffers, strings, keys } = sharedOf(server);
+    const { limits, buffers, strings, keys } = sharedOf(server);
     this.#keys = keys;
-    this.#connection = new ServerConnection(
-      {
-        maxRequestLine: o.maxRequestLine,
-        maxHeaderBytes: o.maxHeaderBytes,
-        maxHeaders: o.maxHeaders,
-        maxRequestBody: o.maxRequestBody,
-      },
-      buffers,
-      strings,
-    );
+    this.#connection = new ServerConnection(limits, buffers, strings);
     this.#writer = new ResponseWriter(conn, buffers);
   }
 
@@ -1144,8 +1150,25 @@ export class WSGIRequestHandler {
    * Resolves to true if the connection may carry another one.
    */
   async handleOneRequest(): Promise<boolean> {
-    const head = await this.#readHead();
-    if (head === null) return false;
+    const core = this.#connection;
+    let event = core.next();
+    while (event === Event.NeedData) {
+      if (!this.#timeHeadRead()) return false;
+      // The one wait of an idle connection: nothing else is pending.
+      const n = await this.conn.read(core.readRegion());
+      this.#idle = false;
+      if (n === null) core.receivedEof();
+      else core.received(n);
+      event = core.next();
+    }
+    if (event !== Event.Request) {
+      if (event === Event.Refuse) await this.#refuse();
+      return false; // Closed
+    }
+    const head = core.head!;
+    this.#deadline = Infinity;
+    this.#headTimed = false;
+    this.#startRequest(head);
     let body = this.#readBody();
     if (body instanceof Promise) body = await body;
     if (body === null) return false;
@@ -1155,45 +1178,28 @@ export class WSGIRequestHandler {
       // The spooled body, if any, is closed (and its file gone) once the
       // response ended, however it ended.
       body.close();
+      this.#endRequest();
     }
   }
 
-  /** Reads until the core has a request head; null when the connection ends instead. */
-  async #readHead(): Promise<RequestHead | null> {
-    const core = this.#connection;
+  /**
+   * Sets the deadline of the read a head waits for: keepAliveTimeout while
+   * no byte of it has come (and false, no wait at all, once the server
+   * shuts down); from its first bytes on, headerTimeout bounds the whole
+   * head.
+   */
+  #timeHeadRead(): boolean {
     const { keepAliveTimeout, headerTimeout } = this.server.options;
-    for (;;) {
-      switch (core.next()) {
-        case Event.NeedData: {
-          // While no byte of the head has come: keepAliveTimeout (and no
-          // wait at all once the server shuts down); then headerTimeout
-          // bounds the whole head.
-          const idle = core.idle;
-          if (idle) {
-            if (this.server.shuttingDown) return null;
-            this.#idle = true;
-            this.#deadline = Date.now() + keepAliveTimeout;
-          }
-          const n = await this.conn.read(core.readRegion());
-          this.#idle = false;
-          if (n === null) core.receivedEof();
-          else core.received(n);
-          if (idle || this.#deadline === Infinity) {
-            this.#deadline = Date.now() + headerTimeout;
-          }
-          break;
-        }
-        case Event.Request:
-          this.#deadline = Infinity;
-          this.#startRequest(core.head!);
-          return core.head;
-        case Event.Refuse:
-          await this.#refuse();
-          return null;
-        default: // Closed
-          return null;
-      }
+    if (this.#connection.idle) {
+      if (this.server.shuttingDown) return false;
+      this.#idle = true;
+      this.#headTimed = false;
+      this.#deadline = Date.now() + keepAliveTimeout;
+    } else if (!this.#headTimed) {
+      this.#headTimed = true;
+      this.#deadline = Date.now() + headerTimeout;
     }
+    return true;
   }
 
   /**
@@ -1313,6 +1319,18 @@ export class WSGIRequestHandler {
     );
     return this.#connection.responseDone(complete) &&
       !this.server.shuttingDown;
+  }
+
+  /**
+   * Forgets the request once it is answered: a connection waiting for the
+   * next one keeps nothing of it (a value sliced from the head would keep
+   * the whole head).
+   */
+  #endRequest(): void {
+    this.#head = undefined;
+    this.#requestline = undefined;
+    this.headers = [];
+    this.command = this.path = this.requestVersion = "";
   }
 
   /** Notes the request the core read, as http.server's `parse_request` does. */
