@@ -20,23 +20,15 @@ const MONTHS = [
 
 const pad2 = (n: number) => (n < 10 ? "0" : "") + n;
 
-let logSecond = -1;
-let logDate = "";
-
 /**
- * The local time as http.server's `log_date_time_string()` writes it,
- * `20/Nov/2026 23:02:49`, formatted at most once per second.
+ * A local time (ms since the epoch; default now) as http.server's
+ * `log_date_time_string()` writes it: `20/Nov/2026 23:02:49`.
  */
-export function logDateTimeString(now = Date.now()): string {
-  const second = Math.floor(now / 1000);
-  if (second !== logSecond) {
-    const d = new Date(second * 1000);
-    logDate = `${pad2(d.getDate())}/${MONTHS[d.getMonth()]}/${
-      String(d.getFullYear()).padStart(4, "0")
-    } ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-    logSecond = second;
-  }
-  return logDate;
+export function logDateTimeString(ms: number = Date.now()): string {
+  const d = new Date(ms);
+  return `${pad2(d.getDate())}/${MONTHS[d.getMonth()]}/${
+    String(d.getFullYear()).padStart(4, "0")
+  } ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
 /**

@@ -86,7 +86,7 @@ import {
 } from "./_connection.ts";
 import { Framing } from "./_framing.ts";
 import { DEFAULT_HEAD_LIMITS, type RequestHead } from "./_head_parser.ts";
-import { httpDate } from "./_date.ts";
+import { formatDateTime, PerSecond } from "./_date.ts";
 import { repr } from "./_repr.ts";
 import { checkHead, SERVER_VERSION } from "./_gateway.ts";
 import {
@@ -366,11 +366,14 @@ function listenUnix(path: string): Deno.UnixListener {
 
 /**
  * What a server's connections share: their limits, its buffer pool, its
- * string table, its request-body spooling, and the environ keys of the
- * header names seen (see `envKeys`).
+ * string table, its request-body spooling, the environ keys of the header
+ * names seen (see `envKeys`), and the current second as a `Date:` value
+ * and as the log writes it.
  */
 interface Shared {
   readonly limits: Readonly<ConnectionLimits>;
+  readonly dates: PerSecond;
+  readonly logDates: PerSecond;
   readonly buffers: BufferPool;
   /** Where request bodies over the threshold go. */
   readonly spooler: Spooler;
@@ -462,6 +465,8 @@ export class WSGIServer implements AsyncDisposable {
         maxHeaders: o.maxHeaders,
         maxRequestBody: o.maxRequestBody,
       }),
+      dates: new PerSecond(formatDateTime),
+      logDates: new PerSecond(logDateTimeString),
       spooler: new Spooler({
         threshold: this.options.spoolThreshold,
         dir: this.options.spoolDir,
@@ -833,7 +838,9 @@ class ServerHandler extends SimpleHandler {
       }
       fields += `${name}: ${value}\r\n`;
     }
-    if (!hasDate) head += `Date: ${httpDate()}\r\n`;
+    if (!hasDate) {
+      head += `Date: ${sharedOf(this.requestHandler.server).dates.at()}\r\n`;
+    }
     if (!hasServer && this.serverSoftware) {
       head += `Server: ${this.serverSoftware}\r\n`;
     }
@@ -1365,7 +1372,7 @@ export class WSGIRequestHandler {
       http11 ? "HTTP/1.1" : "HTTP/1.0",
       [
         ["Server", this.versionString()],
-        ["Date", httpDate()],
+        ["Date", sharedOf(this.server).dates.at()],
       ],
     );
     try {
@@ -1420,7 +1427,7 @@ export class WSGIRequestHandler {
    */
   logMessage(message: string): void {
     this.getStderr().write(
-      `${this.addressString()} - - [${logDateTimeString()}] ${
+      `${this.addressString()} - - [${sharedOf(this.server).logDates.at()}] ${
         escapeControl(message)
       }\n`,
     );
