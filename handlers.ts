@@ -357,39 +357,70 @@ export class BaseHandler {
    * response, and handles every error as wsgiref does. Resolves when the
    * response is finished. Client disconnects end it silently; an error
    * while handling an error is thrown.
+   *
+   * An app that returns its body and whose output is written synchronously
+   * is served without a wait: only what returns a promise is awaited.
    */
-  async run(application: WSGIApplication): Promise<void> {
+  run(application: WSGIApplication): Promise<void> {
     this.#ended = false;
+    let sent: void | Promise<void>;
     try {
-      this.setupEnviron();
-      try {
-        const result = application(this.environ!, this.boundStartResponse);
-        this.result = isPromiseLike<ResponseBody>(result)
-          ? await result
-          : result;
-      } finally {
-        // Writes made by the app finish (or fail) before anything else.
-        if (this.#pending || this.#writeError) await this.#settleWrites();
-      }
-      await this.finishResponse();
+      sent = this.#respond(application);
     } catch (error) {
-      let err = error;
-      try {
-        // The app's body, if the failure came before finishResponse closed it.
-        await this.#closeResult();
-      } catch (closeError) {
-        err = closeError;
-      }
-      if (isClientDisconnect(err)) return;
-      try {
-        await this.handleError(err);
-      } catch (second) {
-        // An error while handling an error: give up, and let the server
-        // know (unless the client just went away while it was being told).
-        await this.close();
-        if (isClientDisconnect(second)) return;
-        throw second;
-      }
+      return this.#failed(error);
+    }
+    return sent === undefined
+      ? Promise.resolve()
+      : sent.catch((error) => this.#failed(error));
+  }
+
+  /** The environ, the app, its response: `run` short of its error handling. */
+  #respond(application: WSGIApplication): void | Promise<void> {
+    this.setupEnviron();
+    let result: ResponseBody | Promise<ResponseBody>;
+    try {
+      result = application(this.environ!, this.boundStartResponse);
+    } catch (error) {
+      return this.#respondLater(Promise.reject(error));
+    }
+    if (isPromiseLike(result) || this.#pending || this.#writeError) {
+      return this.#respondLater(result);
+    }
+    this.result = result;
+    return this.finishResponse();
+  }
+
+  /** `#respond` once the app's result (a promise, or a failure) or its queued writes are awaited. */
+  async #respondLater(
+    result: ResponseBody | Promise<ResponseBody>,
+  ): Promise<void> {
+    try {
+      this.result = await result;
+    } finally {
+      // Writes made by the app finish (or fail) before anything else.
+      if (this.#pending || this.#writeError) await this.#settleWrites();
+    }
+    await this.finishResponse();
+  }
+
+  /** `run`'s answer to a failure: the error page, or silence for a client gone. */
+  async #failed(error: unknown): Promise<void> {
+    let err = error;
+    try {
+      // The app's body, if the failure came before finishResponse closed it.
+      await this.#closeResult();
+    } catch (closeError) {
+      err = closeError;
+    }
+    if (isClientDisconnect(err)) return;
+    try {
+      await this.handleError(err);
+    } catch (second) {
+      // An error while handling an error: give up, and let the server
+      // know (unless the client just went away while it was being told).
+      await this.close();
+      if (isClientDisconnect(second)) return;
+      throw second;
     }
   }
 
@@ -419,35 +450,75 @@ export class BaseHandler {
    * Sends the body (through {@linkcode BaseHandler.sendfile} for a file
    * wrapper, else chunk by chunk), ends the response, then
    * {@linkcode BaseHandler.close}s. On an error the body is closed and the
-   * error thrown; the handler's state is kept for inspection.
+   * error thrown; the handler's state is kept for inspection. Returns a
+   * promise only when something had to be awaited.
    */
-  async finishResponse(): Promise<void> {
+  finishResponse(): void | Promise<void> {
+    let sent: void | Promise<void>;
     try {
-      if (!this.resultIsFile() || !(await this.sendfile())) {
-        await this.#sendBody();
-        const r = this.finishContent();
-        if (r) await r;
-      }
+      sent = this.#sendResult();
     } catch (error) {
-      await this.#closeResult();
-      throw error;
+      return this.#closeAndThrow(error);
     }
-    await this.close();
+    if (sent === undefined) return this.close();
+    return sent.then(
+      () => this.close(),
+      (error) => this.#closeAndThrow(error),
+    );
+  }
+
+  /** Closes the body after a failure to send it, then throws the failure. */
+  async #closeAndThrow(error: unknown): Promise<never> {
+    await this.#closeResult();
+    throw error;
+  }
+
+  /** The body, by `sendfile` or chunk by chunk, then `finishContent`. */
+  #sendResult(): void | Promise<void> {
+    if (this.resultIsFile()) {
+      const done = this.sendfile();
+      if (done === true) return;
+      if (done !== false) {
+        return done.then((sent) => sent ? undefined : this.#sendChunks());
+      }
+    }
+    return this.#sendChunks();
+  }
+
+  /** The body chunk by chunk, then `finishContent`. */
+  #sendChunks(): void | Promise<void> {
+    const sent = this.#sendBody();
+    if (sent === undefined) return this.finishContent();
+    return sent.then(() => this.finishContent());
   }
 
   /** Iterates the body, writing each chunk. */
-  async #sendBody(): Promise<void> {
+  #sendBody(): void | Promise<void> {
     const body: unknown = this.result;
     checkBody(body);
     if (Array.isArray(body)) {
       // All returned at once: startResponse can no longer come.
       if (!this.status) throw noStartResponse();
-      for (let i = 0; i < body.length; i++) {
-        if (this.#pending || this.#writeError) await this.#settleWrites();
-        const r = this.#sendChunk(body[i]);
-        if (r) await r;
+      return this.#sendArray(body, 0);
+    }
+    return this.#sendIterable(body);
+  }
+
+  /** The chunks of an array body from `from` on, without a wait while writes are synchronous. */
+  #sendArray(body: readonly unknown[], from: number): void | Promise<void> {
+    for (let i = from; i < body.length; i++) {
+      if (this.#pending || this.#writeError) {
+        return this.#settleWrites().then(() => this.#sendArray(body, i));
       }
-    } else if (
+      const r = this.#sendChunk(body[i]);
+      if (r) return r.then(() => this.#sendArray(body, i + 1));
+    }
+    if (this.#pending || this.#writeError) return this.#settleWrites();
+  }
+
+  /** Iterates a body that is not an array: a stream, an async or a sync iterable. */
+  async #sendIterable(body: object): Promise<void> {
+    if (
       // Checked by shape first: touching the ReadableStream global makes
       // Deno load web streams, which a CGI program pays for at start-up.
       typeof (body as { getReader?: unknown }).getReader === "function" &&
@@ -690,25 +761,35 @@ export class BaseHandler {
   }
 
   /**
-   * Closes the body (once, even if called again) and resets the state.
-   * Subclasses may also drop the client connection here.
+   * Closes the body (once, even if called again) and resets the state;
+   * returns a promise only when the body's `close()` did. Subclasses may
+   * also drop the client connection here.
    */
-  async close(): Promise<void> {
+  close(): void | Promise<void> {
+    let closing: void | Promise<void>;
     try {
-      await this.#closeResult();
-    } finally {
-      this.result =
-        this.headers =
-        this.status =
-        this.environ =
-          undefined;
-      this.bytesSent = 0;
-      this.headersSent = false;
-      this.#ended = true;
-      this.#closedBody = undefined;
-      this.#pending = undefined;
-      this.#writeError = undefined;
+      closing = this.#closeResult();
+    } catch (error) {
+      this.#reset();
+      throw error;
     }
+    if (closing === undefined) return this.#reset();
+    return closing.finally(() => this.#reset());
+  }
+
+  /** The state of a handler between responses. */
+  #reset(): void {
+    this.result =
+      this.headers =
+      this.status =
+      this.environ =
+        undefined;
+    this.bytesSent = 0;
+    this.headersSent = false;
+    this.#ended = true;
+    this.#closedBody = undefined;
+    this.#pending = undefined;
+    this.#writeError = undefined;
   }
 
   /** Calls the body's close(), at most once per body. */

@@ -920,16 +920,13 @@ class ServerHandler extends SimpleHandler {
    * request here; this server logs it once the response has left the
    * server, which is after the handler is done.)
    */
-  override async close(): Promise<void> {
+  override close(): void | Promise<void> {
     if (this.status !== undefined) {
       this.code = this.status.slice(0, 3); // split(" ", 1)[0]: "NNN "
     }
     this.size = this.bytesSent;
-    try {
-      await super.close();
-    } finally {
-      this.completed = true;
-    }
+    this.completed = true;
+    return super.close();
   }
 }
 
