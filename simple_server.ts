@@ -1440,8 +1440,10 @@ export class WSGIRequestHandler {
     return `${this.serverVersion} ${this.sysVersion}`;
   }
 
-  #sendSeen = 0;
-  #sendSince = Date.now();
+  // The writes completed at the last sweep, and since when that count has
+  // not moved (-1: the first sweep notes both).
+  #sendSeen = -1;
+  #sendSince = 0;
 
   /** True once the server dropped the connection (a timeout, `close()`). */
   get aborted(): boolean {
