@@ -41,11 +41,11 @@ import {
 import {
   DEFAULT_HEAD_LIMITS,
   type HeadLimits,
-  HeadParser,
+  type HeadParser,
+  HeadParsers,
   type RequestHead,
 } from "./_head_parser.ts";
 import { HTTPError } from "./_http_error.ts";
-import type { StringTable } from "./_string_table.ts";
 
 /** What {@linkcode ServerConnection.next} says happened, or is needed. */
 export const Event = {
@@ -182,7 +182,9 @@ export class ServerConnection {
 
   readonly #limits: Readonly<ConnectionLimits>;
   readonly #buffers: Buffers;
-  readonly #parser: HeadParser;
+  readonly #parsers: HeadParsers;
+  /** The parser of the head being read, lent by #parsers (null between heads). */
+  #parser: HeadParser | null = null;
   #buf: Uint8Array | null = null;
   #start = 0; // first byte not yet consumed
   #end = 0; // end of the bytes received
@@ -198,8 +200,9 @@ export class ServerConnection {
    *
    * @param limits head limits and the largest request body
    * @param buffers where the read buffer comes from (default: allocated)
-   * @param strings where the short strings of heads are kept, if anywhere
-   *   (a server's connections share one)
+   * @param parsers where a head's parser comes from (default: this
+   *   connection's own; a server's connections share one, with its string
+   *   table)
    */
   constructor(
     limits: Readonly<ConnectionLimits> = {
@@ -207,11 +210,11 @@ export class ServerConnection {
       maxRequestBody: 10 * 1024 * 1024,
     },
     buffers: Buffers = ALLOCATE,
-    strings: StringTable | null = null,
+    parsers: HeadParsers = new HeadParsers(limits),
   ) {
     this.#limits = limits;
     this.#buffers = buffers;
-    this.#parser = new HeadParser(limits, strings);
+    this.#parsers = parsers;
   }
 
   // -------------------------------------------------------------------------
@@ -241,7 +244,20 @@ export class ServerConnection {
   /** True while nothing of a next request has been received. */
   get idle(): boolean {
     return this.#state === S_HEAD && this.#start === this.#end &&
-      !this.#parser.started;
+      !this.#headStarted();
+  }
+
+  /** True once a byte of a request line (not only empty lines) was parsed. */
+  #headStarted(): boolean {
+    return this.#parser !== null && this.#parser.started;
+  }
+
+  /** Gives the parser back: the head is read, refused or cut off. */
+  #giveParser(): void {
+    const parser = this.#parser;
+    if (parser === null) return;
+    this.#parser = null;
+    this.#parsers.give(parser);
   }
 
   /**
@@ -259,11 +275,12 @@ export class ServerConnection {
     return true;
   }
 
-  /** The connection is over: gives the read buffer back, unread bytes and all. */
+  /** The connection is over: gives the read buffer (unread bytes and all) and any parser back. */
   close(): void {
     this.#state = S_CLOSED;
     this.#start = this.#end;
     this.release();
+    this.#giveParser();
   }
 
   /**
@@ -309,18 +326,24 @@ export class ServerConnection {
   #nextHead(): Event {
     if (this.#fresh) {
       this.#fresh = false;
+      const parser = this.#parser ??= this.#parsers.take();
       let head: RequestHead | null;
       try {
-        head = this.#parser.parse(this.#buf!, this.#start, this.#end);
+        head = parser.parse(this.#buf!, this.#start, this.#end);
       } catch (e) {
+        this.#giveParser();
         return this.#refuse(e);
       }
-      if (head !== null) return this.#request(head);
+      if (head !== null) {
+        this.#giveParser();
+        return this.#request(head);
+      }
     }
     if (this.#eof) {
-      if (!this.#parser.started) return this.#close();
+      const started = this.#headStarted();
+      this.#giveParser();
+      if (!started) return this.#close();
       // A truncated head is a truncated request: never served.
-      this.#parser.reset();
       return this.#refuseWith(
         400,
         "request head cut off by the end of the stream",

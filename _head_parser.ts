@@ -736,6 +736,48 @@ export class HeadParser {
 }
 
 /**
+ * Head parsers lent to a server's connections while each reads a head
+ * (most heads arrive in one read: the parser goes back at once), so that a
+ * connection waiting for a request holds none.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { DEFAULT_HEAD_LIMITS, HeadParsers } from "./_head_parser.ts";
+ *
+ * const parsers = new HeadParsers(DEFAULT_HEAD_LIMITS);
+ * const parser = parsers.take();
+ * parsers.give(parser);
+ * assertEquals(parsers.take(), parser); // the same one again
+ * ```
+ */
+export class HeadParsers {
+  readonly #free: HeadParser[] = [];
+
+  /**
+   * @param limits the limits of every parser lent
+   * @param strings the string table of every parser lent, if any
+   * @param max the most free parsers kept
+   */
+  constructor(
+    readonly limits: Readonly<HeadLimits>,
+    readonly strings: StringTable | null = null,
+    readonly max: number = 64,
+  ) {}
+
+  /** A parser with nothing parsed. */
+  take(): HeadParser {
+    return this.#free.pop() ?? new HeadParser(this.limits, this.strings);
+  }
+
+  /** Takes a parser back (forgetting any partial head it holds). */
+  give(parser: HeadParser): void {
+    parser.reset();
+    if (this.#free.length < this.max) this.#free.push(parser);
+  }
+}
+
+/**
  * Parses the request head in `buf[start:end]` with a new
  * {@linkcode HeadParser} (which a connection keeps instead, to resume).
  *

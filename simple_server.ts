@@ -85,7 +85,11 @@ import {
   ServerConnection,
 } from "./_connection.ts";
 import { Framing } from "./_framing.ts";
-import { DEFAULT_HEAD_LIMITS, type RequestHead } from "./_head_parser.ts";
+import {
+  DEFAULT_HEAD_LIMITS,
+  HeadParsers,
+  type RequestHead,
+} from "./_head_parser.ts";
 import { formatDateTime, PerSecond } from "./_date.ts";
 import { repr } from "./_repr.ts";
 import { checkHead, SERVER_VERSION } from "./_gateway.ts";
@@ -366,9 +370,9 @@ function listenUnix(path: string): Deno.UnixListener {
 
 /**
  * What a server's connections share: their limits, its buffer pool, its
- * string table, its request-body spooling, the environ keys of the header
- * names seen (see `envKeys`), and the current second as a `Date:` value
- * and as the log writes it.
+ * head parsers and their string table, its request-body spooling, the
+ * environ keys of the header names seen (see `envKeys`), and the current
+ * second as a `Date:` value and as the log writes it.
  */
 interface Shared {
   readonly limits: Readonly<ConnectionLimits>;
@@ -377,7 +381,8 @@ interface Shared {
   readonly buffers: BufferPool;
   /** Where request bodies over the threshold go. */
   readonly spooler: Spooler;
-  readonly strings: StringTable;
+  /** The head parsers, with the server's string table. */
+  readonly parsers: HeadParsers;
   readonly keys: Map<string, [string, string] | null>;
 }
 
@@ -458,13 +463,14 @@ export class WSGIServer implements AsyncDisposable {
   ) {
     this.options = Object.freeze(resolveOptions(options));
     const o = this.options;
+    const limits = Object.freeze({
+      maxRequestLine: o.maxRequestLine,
+      maxHeaderBytes: o.maxHeaderBytes,
+      maxHeaders: o.maxHeaders,
+      maxRequestBody: o.maxRequestBody,
+    });
     this.#shared = {
-      limits: Object.freeze({
-        maxRequestLine: o.maxRequestLine,
-        maxHeaderBytes: o.maxHeaderBytes,
-        maxHeaders: o.maxHeaders,
-        maxRequestBody: o.maxRequestBody,
-      }),
+      limits,
       dates: new PerSecond(formatDateTime),
       logDates: new PerSecond(logDateTimeString),
       spooler: new Spooler({
@@ -472,7 +478,7 @@ export class WSGIServer implements AsyncDisposable {
         dir: this.options.spoolDir,
       }),
       buffers: new BufferPool(),
-      strings: new StringTable(),
+      parsers: new HeadParsers(limits, new StringTable()),
       keys: new Map(),
     };
     const { signal, cert, key, path } = options;
@@ -1013,9 +1019,9 @@ export class WSGIRequestHandler {
     this.conn = conn;
     this.clientAddress = clientAddress;
     this.server = server;
-    const { limits, buffers, strings, keys } = sharedOf(server);
+    const { limits, buffers, parsers, keys } = sharedOf(server);
     this.#keys = keys;
-    this.#connection = new ServerConnection(limits, buffers, strings);
+    this.#connection = new ServerConnection(limits, buffers, parsers);
     this.#writer = new ResponseWriter(conn, buffers);
   }
 

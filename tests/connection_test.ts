@@ -21,7 +21,11 @@ import {
   responseFraming,
   responseLength,
 } from "../_framing.ts";
-import { DEFAULT_HEAD_LIMITS } from "../_head_parser.ts";
+import {
+  DEFAULT_HEAD_LIMITS,
+  type HeadParser,
+  HeadParsers,
+} from "../_head_parser.ts";
 
 const LIMITS: ConnectionLimits = {
   ...DEFAULT_HEAD_LIMITS,
@@ -598,6 +602,50 @@ Deno.test("connection core: a head larger than the small buffer moves to a poole
   assert(conn.responseDone(true));
   assertEquals(lent.size, 0, "nothing is held between requests");
   conn.close();
+});
+
+Deno.test("connection core: a head parser is lent only while a head is read", () => {
+  let lent = 0;
+  class Counting extends HeadParsers {
+    override take(): HeadParser {
+      lent++;
+      return super.take();
+    }
+    override give(parser: HeadParser): void {
+      lent--;
+      super.give(parser);
+    }
+  }
+  const conn = new ServerConnection(LIMITS, undefined, new Counting(LIMITS));
+  const feed = (s: string) => {
+    const b = bytes(s);
+    conn.readRegion().set(b);
+    conn.received(b.length);
+  };
+  assertEquals(conn.next(), Event.NeedData);
+  assertEquals(lent, 0, "none while waiting for a request");
+  feed("GET / HT");
+  assertEquals(conn.next(), Event.NeedData);
+  assertEquals(lent, 1, "one while a head is under way");
+  feed("TP/1.1\r\nHost: a\r\n\r\n");
+  assertEquals(conn.next(), Event.Request);
+  assertEquals(lent, 0, "given back with the head");
+  assertEquals(conn.next(), Event.EndOfMessage);
+  conn.respond(200, "0", false);
+  assert(conn.responseDone(true));
+  assertEquals(conn.next(), Event.NeedData);
+  feed("GET /x HTTP/1.1\r\nHo");
+  assertEquals(conn.next(), Event.NeedData);
+  assertEquals(lent, 1);
+  conn.close();
+  assertEquals(lent, 0, "close() gives back a parser in the middle of a head");
+  const bad = new ServerConnection(LIMITS, undefined, new Counting(LIMITS));
+  assertEquals(bad.next(), Event.NeedData);
+  const b = bytes("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n");
+  bad.readRegion().set(b);
+  bad.received(b.length);
+  assertEquals(bad.next(), Event.Refuse);
+  assertEquals(lent, 0, "given back with a refusal");
 });
 
 Deno.test("BufferPool: lends buffers of its sizes again, at most max of each", () => {
