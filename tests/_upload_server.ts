@@ -12,6 +12,7 @@
 // and stops on SIGTERM.
 
 import { makeServer } from "../simple_server.ts";
+import { toFetchHandler } from "../fetch.ts";
 import { uploadApp as app } from "./_upload_app.ts";
 
 const [kind = "simple", spoolDir, threshold] = Deno.args;
@@ -29,5 +30,11 @@ if (kind === "simple") {
   Deno.addSignalListener("SIGTERM", () => server.close());
   await server.serveForever();
 } else {
-  throw new Error(`unknown server kind ${kind}`);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => console.log(port),
+  }, toFetchHandler(app, options));
+  Deno.addSignalListener("SIGTERM", () => server.shutdown());
+  await server.finished;
 }

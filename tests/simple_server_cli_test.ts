@@ -226,6 +226,42 @@ export const other = (environ, startResponse) => {
       assertEquals((await cli.status).code, 0);
     });
 
+    await t.step(
+      "a body over the spool threshold, with the demo task's permissions",
+      async () => {
+        const tmp = await Deno.makeTempDir({ prefix: "wsgiref-cli-spool-" });
+        try {
+          const task = JSON.parse(
+            await Deno.readTextFile(`${ROOT}deno.json`),
+          ).tasks.demo as string;
+          const flags = task.split(" ").filter((a) => a.startsWith("--"))
+            .map((a) => a.replaceAll("/tmp", tmp));
+          await using cli = run(
+            [...flags, SCRIPT, "--port", "0"],
+            { TMPDIR: tmp },
+          );
+          const { port } = await cli.listening();
+          const body = `${tmp}/body`;
+          await Deno.writeFile(body, new Uint8Array(2 * 1024 * 1024));
+          const status = await curl([
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--data-binary",
+            `@${body}`,
+            `http://127.0.0.1:${port}/`,
+          ]);
+          assertEquals(status, "200");
+          cli.kill("SIGINT");
+          assertEquals((await cli.status).code, 0);
+          assertEquals(cli.err.includes("--allow-write"), false, cli.err);
+        } finally {
+          await Deno.remove(tmp, { recursive: true });
+        }
+      },
+    );
+
     await t.step("usage errors exit 2", async () => {
       const cases: [string[], string][] = [
         [["--unix", "s.sock", "--port", "1"], "--unix listens instead of"],

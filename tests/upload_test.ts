@@ -6,6 +6,7 @@
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { makeServer, type ServerOptions } from "../simple_server.ts";
+import { toFetchHandler, type ToFetchHandlerOptions } from "../fetch.ts";
 import type { WSGIApplication } from "../types.ts";
 import { curl } from "./_tools.ts";
 import { loggingTo, RawClient, sleep } from "./_tcp.ts";
@@ -91,7 +92,7 @@ async function startUploadServer(
   };
 }
 
-for (const kind of ["simple"] as const) {
+for (const kind of ["simple", "fetch"] as const) {
   Deno.test(`64 MiB through ${kind === "simple" ? "makeServer" : "toFetchHandler"}, with Content-Length and chunked`, async (t) => {
     await withSpoolDir(async (spoolDir) => {
       const data = await Deno.makeTempDir({ prefix: "wsgiref-upload-" });
@@ -253,66 +254,206 @@ Deno.test("spool cleanup on every path", async (t) => {
   });
 });
 
-Deno.test("without write permission for the spool dir: 413 past the threshold, said once in the log", async () => {
+/**
+ * toFetchHandler on Deno.serve with a small spool threshold in a fresh
+ * spool dir, for `fn`; afterwards the dir is empty, no spool file is open,
+ * and the server still serves. `shutdown` starts Deno.serve's graceful
+ * shutdown.
+ */
+async function withSpoolingBridge(
+  app: WSGIApplication,
+  fn: (port: number, log: StringIO, shutdown: () => void) => Promise<void>,
+  options: ToFetchHandlerOptions = {},
+): Promise<void> {
   await withSpoolDir(async (spoolDir) => {
-    const script = `
-      import { makeServer } from ${
-      JSON.stringify(new URL("../simple_server.ts", import.meta.url).href)
+    const log = new StringIO();
+    let shutdown: Promise<void> | undefined;
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      toFetchHandler(app, {
+        errors: log,
+        spoolDir,
+        spoolThreshold: 64 * 1024,
+        ...options,
+      }),
+    );
+    try {
+      await fn(server.addr.port, log, () => {
+        shutdown = server.shutdown();
+      });
+      assertEquals(await spoolFilesClosed(), [], "spool files left open");
+      if (shutdown === undefined) {
+        const body = await curl([
+          "--data-binary",
+          "abc",
+          `http://127.0.0.1:${server.addr.port}/`,
+        ]);
+        assertEquals(body, "3", "the server still serves");
+      }
+    } finally {
+      await (shutdown ?? server.shutdown());
+    }
+  });
+}
+
+Deno.test("spool cleanup on every path, through toFetchHandler", async (t) => {
+  await t.step(
+    "served: the file is closed once the response ends",
+    async () => {
+      await withSpoolingBridge(lengthApp, async (port) => {
+        using c = await partialUpload(port, 1 * MiB, 1 * MiB);
+        const r = await c.response();
+        assertEquals(new TextDecoder().decode(r.body), String(1 * MiB));
+      });
+    },
+  );
+
+  await t.step("the app throws after reading some of it", async () => {
+    const app: WSGIApplication = (environ, startResponse) => {
+      if (environ.CONTENT_LENGTH === "3") {
+        return lengthApp(environ, startResponse);
+      }
+      environ["wsgi.input"].read(1000);
+      throw new Error("app failed");
     };
+    await withSpoolingBridge(app, async (port, log) => {
+      using c = await partialUpload(port, 1 * MiB, 1 * MiB);
+      assertEquals((await c.response()).status, 500);
+      assertMatch(log.getValue(), /app failed/);
+    });
+  });
+
+  await t.step("a streamed body read as the response is sent", async () => {
+    // The app reads wsgi.input while its body is pulled: the spool lives
+    // until the response ends.
+    const app: WSGIApplication = (environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return (function* () {
+        const input = environ["wsgi.input"];
+        let n = 0;
+        for (let b = input.read(65536); b.length; b = input.read(65536)) {
+          n += b.length;
+          yield new Uint8Array(0); // read as the body is pulled
+        }
+        yield new TextEncoder().encode(String(n));
+      })();
+    };
+    await withSpoolingBridge(app, async (port) => {
+      using c = await partialUpload(port, 1 * MiB, 1 * MiB);
+      const text = new TextDecoder().decode((await c.response()).body);
+      assertEquals(text, String(1 * MiB));
+    });
+  });
+
+  await t.step("the client goes away in the middle of the body", async () => {
+    await withSpoolingBridge(lengthApp, async (port) => {
+      const c = await partialUpload(port, 8 * MiB, 1 * MiB);
+      await sleep(100); // the handler spools what came
+      assert(openSpoolFiles().length === 1, "the body went to a spool file");
+      c.close();
+    });
+  });
+
+  await t.step("413 as a chunked body passes maxRequestBody", async () => {
+    await withSpoolingBridge(lengthApp, async (port) => {
+      using c = await partialUpload(port, 0, 2 * MiB, true);
+      assertEquals((await c.response()).status, 413);
+    }, { maxRequestBody: 1 * MiB });
+  });
+
+  await t.step("the server shuts down with a body on its way", async () => {
+    await withSpoolingBridge(lengthApp, async (port, _log, shutdown) => {
+      const c = await partialUpload(port, 8 * MiB, 1 * MiB);
+      await sleep(100);
+      assert(openSpoolFiles().length === 1, "the body went to a spool file");
+      shutdown(); // Deno.serve waits for the request: the client ends it
+      c.close();
+    });
+  });
+});
+
+for (const kind of ["simple", "fetch"] as const) {
+  Deno.test(`without write permission for the spool dir (${kind === "simple" ? "makeServer" : "toFetchHandler"}): 413 past the threshold, said once in the log`, async () => {
+    await withSpoolDir(async (spoolDir) => {
+      const script = `
+      import { makeServer } from ${
+        JSON.stringify(new URL("../simple_server.ts", import.meta.url).href)
+      };
+      import { toFetchHandler } from ${
+        JSON.stringify(new URL("../fetch.ts", import.meta.url).href)
+      };
       const app = (environ, startResponse) => {
         const n = environ["wsgi.input"].read().length;
         startResponse("200 OK", [["Content-Type", "text/plain"]]);
         return [new TextEncoder().encode(String(n))];
       };
-      const server = makeServer("127.0.0.1", 0, app, {
+      const options = {
         spoolDir: ${JSON.stringify(spoolDir)},
         spoolThreshold: 1024,
-      });
-      console.log(server.port);
-      Deno.addSignalListener("SIGTERM", () => server.close());
-      await server.serveForever();
-    `;
-    const file = await Deno.makeTempFile({ suffix: ".ts" });
-    await Deno.writeTextFile(file, script);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-lock", "--no-config", "--allow-net=127.0.0.1", file],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    try {
-      const reader = child.stdout.getReader();
-      const { value } = await reader.read();
-      const port = Number(new TextDecoder().decode(value).trim());
-      const url = `http://127.0.0.1:${port}/`;
-      const big = "x".repeat(4096);
-      for (let i = 0; i < 2; i++) {
-        const status = await curl([
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{http_code}",
-          "--data-binary",
-          big,
-          url,
-        ]);
-        assertEquals(status, "413");
+      };
+      if (${JSON.stringify(kind)} === "simple") {
+        const server = makeServer("127.0.0.1", 0, app, options);
+        console.log(server.port);
+        Deno.addSignalListener("SIGTERM", () => server.close());
+        await server.serveForever();
+      } else {
+        const server = Deno.serve({
+          hostname: "127.0.0.1",
+          port: 0,
+          onListen: ({ port }) => console.log(port),
+        }, toFetchHandler(app, options));
+        Deno.addSignalListener("SIGTERM", () => server.shutdown());
+        await server.finished;
       }
-      assertEquals(await curl(["--data-binary", "small", url]), "5");
-      child.kill("SIGTERM");
-      reader.releaseLock();
-      const out = await child.output();
-      const err = new TextDecoder().decode(out.stderr);
-      const said = err.split("\n").filter((l) => l.includes("--allow-write"));
-      assertEquals(said.length, 1, err);
-      assertMatch(said[0], new RegExp(spoolDir.replaceAll("/", "\\/")));
-    } finally {
+    `;
+      const file = await Deno.makeTempFile({ suffix: ".ts" });
+      await Deno.writeTextFile(file, script);
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-lock",
+          "--no-config",
+          "--allow-net=127.0.0.1",
+          file,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
       try {
+        const reader = child.stdout.getReader();
+        const { value } = await reader.read();
+        const port = Number(new TextDecoder().decode(value).trim());
+        const url = `http://127.0.0.1:${port}/`;
+        const big = "x".repeat(4096);
+        for (let i = 0; i < 2; i++) {
+          const status = await curl([
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--data-binary",
+            big,
+            url,
+          ]);
+          assertEquals(status, "413");
+        }
+        assertEquals(await curl(["--data-binary", "small", url]), "5");
         child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await Deno.remove(file);
-    }
+        reader.releaseLock();
+        const out = await child.output();
+        const err = new TextDecoder().decode(out.stderr);
+        const said = err.split("\n").filter((l) => l.includes("--allow-write"));
+        assertEquals(said.length, 1, err);
+        assertMatch(said[0], new RegExp(spoolDir.replaceAll("/", "\\/")));
+      } finally {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone */ }
+        await Deno.remove(file);
+      }
+    });
   });
-});
+}
 
 /** Mounts a tmpfs of `size` bytes at `dir`; false if this machine won't. */
 async function mountTmpfs(dir: string, size: number): Promise<boolean> {
@@ -333,39 +474,26 @@ Deno.test("a full disk: 507, the file gone, the server serving on", async (t) =>
   try {
     if (!(await mountTmpfs(dir, 1 * MiB))) {
       console.log(
-        "SKIP the full-disk step: this machine cannot mount a small tmpfs " +
+        "SKIP the full-disk steps: this machine cannot mount a small tmpfs " +
           "(needs root); a failed spool write is then not tested",
       );
       return;
     }
     try {
-      await t.step("4 MiB into a 1 MiB file system", async () => {
-        const log = new StringIO();
-        const server = makeServer("127.0.0.1", 0, lengthApp, {
-          handlerClass: loggingTo(log),
-          spoolDir: dir,
-          spoolThreshold: 64 * 1024,
-        });
-        const serving = server.serveForever();
-        try {
-          using c = await partialUpload(server.port, 4 * MiB, 4 * MiB);
-          assertEquals((await c.response()).status, 507);
-          assertMatch(log.getValue(), /No space left|space/i);
-          assertEquals(await spoolFilesClosed(), []);
-          assertEquals(
-            await curl([
-              "--data-binary",
-              "abc",
-              `http://127.0.0.1:${server.port}/`,
-            ]),
-            "3",
-          );
-        } finally {
-          await server.shutdown();
-          await serving;
-          server.close();
-        }
+      const upload = async (port: number, log: StringIO) => {
+        using c = await partialUpload(port, 4 * MiB, 4 * MiB);
+        assertEquals((await c.response()).status, 507);
+        assertMatch(log.getValue(), /No space left|space/i);
+      };
+      await t.step("makeServer: 4 MiB into a 1 MiB file system", async () => {
+        await withSpoolingServer(lengthApp, upload, { spoolDir: dir });
       });
+      await t.step(
+        "toFetchHandler: 4 MiB into a 1 MiB file system",
+        async () => {
+          await withSpoolingBridge(lengthApp, upload, { spoolDir: dir });
+        },
+      );
     } finally {
       await new Deno.Command("umount", { args: [dir] }).output();
     }
