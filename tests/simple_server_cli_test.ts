@@ -9,7 +9,7 @@ import {
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { curl, selfSignedCert } from "./_tools.ts";
+import { curl, curlStatus, selfSignedCert } from "./_tools.ts";
 
 const SCRIPT = new URL("../simple_server.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -243,11 +243,7 @@ export const other = (environ, startResponse) => {
           const { port } = await cli.listening();
           const body = `${tmp}/body`;
           await Deno.writeFile(body, new Uint8Array(2 * 1024 * 1024));
-          const status = await curl([
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
+          const status = await curlStatus([
             "--data-binary",
             `@${body}`,
             `http://127.0.0.1:${port}/`,
