@@ -3,6 +3,7 @@
 // (as from JSR); --help; --unix and --cert/--key; and stopping: the first
 // SIGINT or SIGTERM shuts down gracefully, a second one ends the process at
 // once even while an app awaits a long timer.
+import { Cli } from "./_cli.ts";
 import {
   assert,
   assertEquals,
@@ -10,7 +11,6 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { curl, selfSignedCert } from "./_tools.ts";
-import { Cli } from "./_cli.ts";
 
 const SCRIPT = new URL("../simple_server.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
