@@ -1,6 +1,6 @@
-// The examples, run as their READMEs say: examples/hello.ts,
-// examples/file_server.ts and examples/deno_serve.ts as `deno run` /
-// `deno serve` child processes,
+// The examples, run as their comments and the README say:
+// examples/hello.ts, examples/file_server.ts and examples/deno_serve.ts as
+// `deno run` / `deno serve` child processes,
 // examples/hono_cgi.ts as a CGI program under a real lighttpd (skipped with
 // a printed reason when lighttpd is missing, except under CI=true; see
 // tests/_cgi_servers.ts).
@@ -348,7 +348,7 @@ async function fetchT(url: string, init: RequestInit = {}) {
   return { res, text: await res.text() };
 }
 
-Deno.test("examples/hono_cgi.ts run as the README's warm-up command", async () => {
+Deno.test("examples/hono_cgi.ts run as docs/cgi.md's warm-up command", async () => {
   // `env DENO_DIR=… REQUEST_METHOD=GET /srv/cgi/form.ts`: no SERVER_NAME,
   // no PATH_INFO, no SCRIPT_NAME; the Hono app still answers its "/" route.
   const out = await new Deno.Command(HONO_CGI, {

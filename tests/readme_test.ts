@@ -436,3 +436,23 @@ Deno.test("the README's commands, run as written (JSR ones from this checkout)",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("docs/cgi.md's nginx recipe is the one the CGI tests run", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}docs/cgi.md`);
+  const recipe = codeBlocks(doc, "nginx").find((b) => b.includes("location"));
+  if (recipe === undefined) throw new Error("no nginx location in docs/cgi.md");
+  // The lines that decide which requests reach the program, and how its
+  // path splits, as tests/_cgi_servers.ts writes them for a program `name`.
+  const servers = await Deno.readTextFile(`${ROOT}tests/_cgi_servers.ts`);
+  const routing = recipe.split("\n").map((l) => l.trim())
+    .filter((l) => /^(location|fastcgi_split_path_info) /.test(l));
+  assertEquals(routing.length, 2, recipe);
+  for (const line of routing) {
+    assertStringIncludes(servers, line.replaceAll("/form", "/${name}"));
+  }
+  for (const param of ["SCRIPT_NAME", "PATH_INFO"]) {
+    const line = recipe.split("\n").find((l) => l.includes(`param ${param} `));
+    assertMatch(line ?? "", /\$fastcgi_(script_name|path_info);$/);
+    assertMatch(servers, new RegExp(`fastcgi_param ${param} \\$fastcgi_`));
+  }
+});
