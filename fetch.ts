@@ -6,7 +6,7 @@
  * a `Deno.serve` handler), so it runs on
  * `Deno.serve`, on `deno serve` (with `--parallel` for every core) or on any
  * Fetch-API host. {@linkcode fromFetchHandler} goes the other way: a Fetch
- * handler (a Hono or Oak app, say) becomes a WSGI application, to run
+ * handler (a Hono app, say) becomes a WSGI application, to run
  * behind `CGIHandler` or `makeServer`.
  *
  * @example A WSGI app on Deno.serve

@@ -1217,7 +1217,7 @@ Deno.test("fromFetchHandler", async (t) => {
   await t.step(
     "a CGI run from a shell: no SERVER_NAME, no PATH_INFO",
     async () => {
-      // What the README's warm-up command gives a bridged CGI program.
+      // What docs/cgi.md's warm-up command gives a bridged CGI program.
       const app = fromFetchHandler((request) => new Response(request.url));
       const environ = {
         REQUEST_METHOD: "GET",
