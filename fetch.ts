@@ -30,6 +30,7 @@ import {
   checkBody,
   checkChunk,
   checkHead,
+  checkNoHopByHop,
   checkRestart,
   checkStartResponse,
   checkWriteData,
@@ -304,9 +305,8 @@ function pathStart(url: string): number {
  * The app's headers for a `Response`, and whether they name a
  * Content-Type. A record when every name is distinct (the common case:
  * Deno converts a record faster than a list of pairs), else a list of
- * pairs (repeated `Set-Cookie`). Hop-by-hop headers, refused by
- * `startResponse`, are left out if the app added one to its list later:
- * the Fetch host owns the connection.
+ * pairs (repeated `Set-Cookie`). The list holds no hop-by-hop header
+ * (`buildHead` refused it).
  */
 function headersInit(
   headers: HeaderList,
@@ -314,14 +314,9 @@ function headersInit(
   const record: Record<string, string> = {};
   let typed = false;
   for (let i = 0; i < headers.length; i++) {
-    const name = headers[i][0];
-    if (isHopByHop(name)) continue;
-    const key = name.toLowerCase();
+    const key = headers[i][0].toLowerCase();
     if (Object.hasOwn(record, key) || key === "__proto__") {
-      const pairs = headers.filter(([n]) => !isHopByHop(n)) as [
-        string,
-        string,
-      ][];
+      const pairs = headers.map(([n, v]) => [n, v] as [string, string]);
       return { init: pairs, typed: typed || hasContentType(pairs) };
     }
     if (key === "content-type") typed = true;
@@ -431,6 +426,7 @@ interface Head {
  */
 function buildHead(status: string, headers: HeaderList): Head {
   checkHead(status, headers);
+  checkNoHopByHop(headers);
   const code = +status.slice(0, 3);
   if (code < 200 || code > 599) {
     throw new RangeError(
