@@ -1388,6 +1388,31 @@ export interface FromFetchHandlerOptions {
 }
 
 /**
+ * What `fromFetchHandler` reads of a handler's answer: a `Response`, or one
+ * of another realm's Fetch implementation (npm packages running in Deno's
+ * Node mode answer with undici's), which is not `instanceof Response`.
+ */
+interface ResponseLike {
+  readonly status: number;
+  readonly statusText?: string;
+  readonly headers: Iterable<[string, string]>;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
+function isResponseLike(value: unknown): value is ResponseLike {
+  if (value instanceof Response) return true;
+  if (value === null || typeof value !== "object") return false;
+  const r = value as Record<string, unknown>;
+  const headers = r.headers as Record<symbol, unknown> | null | undefined;
+  const body = r.body as Record<string, unknown> | null | undefined;
+  return typeof r.status === "number" &&
+    headers !== null && typeof headers === "object" &&
+    typeof headers[Symbol.iterator] === "function" &&
+    (body === null ||
+      (typeof body === "object" && typeof body.getReader === "function"));
+}
+
+/**
  * Runs a Fetch-API handler as a WSGI application, to serve it with
  * `CGIHandler`, `makeServer` or any WSGI server.
  *
@@ -1460,10 +1485,13 @@ export function fromFetchHandler(
   }
   const keepScriptName = options.keepScriptName ?? false;
   return async function fetchApp(environ, startResponse) {
-    const response = await fetch(toRequest(environ, keepScriptName));
-    if (!(response instanceof Response)) {
+    const response: unknown = await fetch(toRequest(environ, keepScriptName));
+    if (!isResponseLike(response)) {
       throw new TypeError(
-        `The Fetch handler must return a Response (got ${describe(response)})`,
+        `The Fetch handler must return a Response (got ${
+          describe(response)
+        }): an object with a numeric status, iterable headers and a body ` +
+          "that is a ReadableStream or null",
       );
     }
     const code = response.status;

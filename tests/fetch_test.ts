@@ -1187,6 +1187,38 @@ Deno.test("fromFetchHandler", async (t) => {
     assertEquals(second.calls[0].status, "299 Fine Enough");
   });
 
+  await t.step(
+    "a Response of another realm (undici's, under npm packages) is read by its shape",
+    async () => {
+      const environ: Partial<WSGIEnvironment> = {};
+      setupTestingDefaults(environ);
+      // Not instanceof Response, as undici's in Deno's Node mode (npm Oak).
+      const foreign = {
+        status: 201,
+        statusText: "Created",
+        headers: new Map([["content-type", "text/plain"]]),
+        body: new Response("made").body,
+      };
+      const { calls, result } = callApp(
+        fromFetchHandler(() => foreign as unknown as Response),
+        environ,
+      );
+      assertEquals(dec(await collect(await result)), "made");
+      assertEquals(calls[0].status, "201 Created");
+      assertEquals(calls[0].headers, [["content-type", "text/plain"]]);
+
+      const wrong = callApp(
+        fromFetchHandler(() => "made" as unknown as Response),
+        environ,
+      );
+      await assertRejects(
+        () => wrong.result,
+        TypeError,
+        'The Fetch handler must return a Response (got the string "made")',
+      );
+    },
+  );
+
   await t.step("the mount point: left out, or kept on demand", async () => {
     const urls: string[] = [];
     const handler = (request: Request) => {
