@@ -274,8 +274,17 @@ export function checkResponseHeaders(
   headers: unknown,
 ): asserts headers is HeaderList {
   checkHeaderList(headers);
-  for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i];
+  checkNoHopByHop(headers);
+}
+
+/**
+ * No hop-by-hop header (`Connection`, `Transfer-Encoding`, …) in the app's
+ * list: the server owns the connection and the framing. Checked at
+ * `startResponse`, and again before the head is framed, since the app may
+ * have pushed one onto its list since.
+ */
+export function checkNoHopByHop(headers: Iterable<readonly string[]>): void {
+  for (const [name, value] of headers) {
     if (isHopByHop(name)) {
       throw new AssertionError(
         `Hop-by-hop header, '${name}: ${value}', not allowed: the server ` +

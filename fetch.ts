@@ -6,7 +6,7 @@
  * a `Deno.serve` handler), so it runs on
  * `Deno.serve`, on `deno serve` (with `--parallel` for every core) or on any
  * Fetch-API host. {@linkcode fromFetchHandler} goes the other way: a Fetch
- * handler (a Hono or Oak app, say) becomes a WSGI application, to run
+ * handler (a Hono app, say) becomes a WSGI application, to run
  * behind `CGIHandler` or `makeServer`.
  *
  * @example A WSGI app on Deno.serve
@@ -30,6 +30,7 @@ import {
   checkBody,
   checkChunk,
   checkHead,
+  checkNoHopByHop,
   checkRestart,
   checkStartResponse,
   checkWriteData,
@@ -50,6 +51,13 @@ import {
   unquoteNative,
 } from "./_environ.ts";
 import { reasonPhrase } from "./_status.ts";
+import {
+  type BodySpool,
+  DEFAULT_MAX_REQUEST_BODY,
+  DEFAULT_SPOOL_THRESHOLD,
+  Spooler,
+  SpoolError,
+} from "./_spool.ts";
 import { requestHeaderList } from "./_fetch_internals.ts";
 import { BytesIO, FileWrapper, isHopByHop, requestUri } from "./util.ts";
 import type {
@@ -137,9 +145,24 @@ export interface ToFetchHandlerOptions {
   /**
    * Largest request body in bytes. A larger `Content-Length` is answered
    * with 413 before the body is read; a streamed (chunked) body is read
-   * until it passes the limit, then 413. Default: 10 MiB, as `makeServer`.
+   * until it passes the limit, then 413. Default: 1 GiB, as `makeServer`.
    */
   maxRequestBody?: number;
+  /**
+   * Request bodies larger than this many bytes are written to a temporary
+   * file as they arrive (in `spoolDir`), and `wsgi.input` reads that file
+   * synchronously; smaller ones stay in memory. `0` spools every body.
+   * Default 1 MiB, as `makeServer`.
+   */
+  spoolThreshold?: number;
+  /**
+   * The directory of the temporary files of spooled bodies; it needs
+   * `--allow-read` and `--allow-write` (without them a body over
+   * `spoolThreshold` is answered 413, and `errors` says why, once). Each
+   * file is removed from the directory as soon as it is open, and closed
+   * when the response ends. Default: the system's temporary directory.
+   */
+  spoolDir?: string;
   /**
    * The `wsgi.errors` stream, where app errors are logged too. Default: a
    * stream that writes UTF-8 to `Deno.stderr`.
@@ -166,7 +189,6 @@ export interface ToFetchHandlerOptions {
   serverSoftware?: string;
 }
 
-const MiB = 1024 * 1024;
 const DEFAULT_SOFTWARE = `${SERVER_VERSION} Deno/${
   typeof Deno !== "undefined" ? Deno.version.deno : "unknown"
 }`;
@@ -283,9 +305,8 @@ function pathStart(url: string): number {
  * The app's headers for a `Response`, and whether they name a
  * Content-Type. A record when every name is distinct (the common case:
  * Deno converts a record faster than a list of pairs), else a list of
- * pairs (repeated `Set-Cookie`). Hop-by-hop headers, refused by
- * `startResponse`, are left out if the app added one to its list later:
- * the Fetch host owns the connection.
+ * pairs (repeated `Set-Cookie`). The list holds no hop-by-hop header
+ * (`buildHead` refused it).
  */
 function headersInit(
   headers: HeaderList,
@@ -293,14 +314,9 @@ function headersInit(
   const record: Record<string, string> = {};
   let typed = false;
   for (let i = 0; i < headers.length; i++) {
-    const name = headers[i][0];
-    if (isHopByHop(name)) continue;
-    const key = name.toLowerCase();
+    const key = headers[i][0].toLowerCase();
     if (Object.hasOwn(record, key) || key === "__proto__") {
-      const pairs = headers.filter(([n]) => !isHopByHop(n)) as [
-        string,
-        string,
-      ][];
+      const pairs = headers.map(([n, v]) => [n, v] as [string, string]);
       return { init: pairs, typed: typed || hasContentType(pairs) };
     }
     if (key === "content-type") typed = true;
@@ -410,6 +426,7 @@ interface Head {
  */
 function buildHead(status: string, headers: HeaderList): Head {
   checkHead(status, headers);
+  checkNoHopByHop(headers);
   const code = +status.slice(0, 3);
   if (code < 200 || code > 599) {
     throw new RangeError(
@@ -536,6 +553,8 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   iterator: AnyIterator | null = null;
   isAsync = false;
   error: unknown = undefined;
+  /** The request body's spool, closed with the response's body. */
+  spool: BodySpool | null = null;
   #closed = false;
 
   readonly memory: Memory;
@@ -596,6 +615,9 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
     } catch (e) {
       this.log("the response body's close() failed", e);
       return;
+    } finally {
+      // The request is over: its spooled body, if any, goes with it.
+      this.spool?.close();
     }
     if (isPromiseLike(ret)) {
       return Promise.resolve(ret).then(
@@ -864,33 +886,49 @@ class Exchange implements UnderlyingDefaultSource<Uint8Array> {
   }
 }
 
-async function readBody(
-  request: Request,
-  body: ReadableStream<Uint8Array>,
-  max: number,
-): Promise<Uint8Array | null> {
-  const length = request.headers.get("content-length");
-  if (length !== null && /^\d+$/.test(length.trim())) {
-    if (+length > max) {
-      body.cancel().catch(() => {});
-      return null;
-    }
-    return await request.bytes();
+/** Bytes read from a request body at a time (into one buffer, when the stream allows). */
+const BODY_READ = 64 * 1024;
+
+/** Reads a request body chunk by chunk; see {@linkcode bodyReader}. */
+interface BodyReader {
+  /** The next chunk (valid until the next call), or null at the end. */
+  next(): Promise<Uint8Array | null>;
+  /** Stops reading: the rest of the body is not wanted. */
+  cancel(): void;
+}
+
+/**
+ * Reads `body` into one buffer of its own when the stream is a byte stream
+ * (Deno.serve's are), so that a large body leaves no garbage behind; chunk
+ * by chunk as the stream gives them otherwise.
+ */
+function bodyReader(body: ReadableStream<Uint8Array>): BodyReader {
+  let reader:
+    | ReadableStreamBYOBReader
+    | ReadableStreamDefaultReader<Uint8Array>;
+  let buf: Uint8Array | null = null;
+  try {
+    reader = body.getReader({ mode: "byob" });
+    buf = new Uint8Array(BODY_READ);
+  } catch {
+    reader = body.getReader();
   }
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
+  return {
+    async next() {
+      if (buf === null) {
+        const step = await (reader as ReadableStreamDefaultReader<Uint8Array>)
+          .read();
+        return step.done ? null : step.value;
+      }
+      const step = await (reader as ReadableStreamBYOBReader).read(buf);
+      if (step.done || step.value === undefined) return null;
+      buf = new Uint8Array(step.value.buffer); // the same memory, handed back
+      return step.value;
+    },
+    cancel() {
       reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  return concat(chunks);
+    },
+  };
 }
 
 function plain(status: number, text: string): Response {
@@ -919,9 +957,11 @@ function plain(status: number, text: string): Response {
  * came in; only a request whose headers the runtime has combined already (a
  * `Request` built from a `Headers` object, another host's request) arrives
  * joined with the Fetch API's `", "`. The body is read before the app runs
- * (413 past `maxRequestBody`) and given as a `BytesIO`; `CONTENT_LENGTH` is
- * set to its length when the request had none, and `wsgi.input_terminated`
- * is true.
+ * (413 past `maxRequestBody`): in memory up to `spoolThreshold`, past it
+ * into a temporary file in `spoolDir` (closed and gone when the response
+ * ends), and `wsgi.input` reads it synchronously; `CONTENT_LENGTH` is set
+ * to its length when the request had none, and `wsgi.input_terminated` is
+ * true.
  *
  * The app is held to the rules the handlers enforce (`startResponse`'s
  * checks, the body's shape), with the same messages. The response keeps
@@ -941,7 +981,7 @@ function plain(status: number, text: string): Response {
  * (Deno.serve drops one).
  *
  * @param app the WSGI application
- * @param options body limit, `wsgi.errors`, flags, mount prefix
+ * @param options body limit and spooling, `wsgi.errors`, flags, mount prefix
  * @returns a handler for `Deno.serve` and other Fetch-API hosts
  *
  * @example On Deno.serve
@@ -981,10 +1021,15 @@ export function toFetchHandler(
       `toFetchHandler needs a WSGI app, got ${describe(app)}`,
     );
   }
-  const max = options.maxRequestBody ?? 10 * MiB;
+  const max = options.maxRequestBody ?? DEFAULT_MAX_REQUEST_BODY;
   if (!(max >= 0)) {
     throw new RangeError(`maxRequestBody must be >= 0, got ${max}`);
   }
+  const threshold = options.spoolThreshold ?? DEFAULT_SPOOL_THRESHOLD;
+  if (!(threshold >= 0)) {
+    throw new RangeError(`spoolThreshold must be >= 0, got ${threshold}`);
+  }
+  const spooler = new Spooler({ threshold, dir: options.spoolDir });
   const errors = options.errors ?? stderrStream;
   const multithread = options.multithread ?? true;
   const multiprocess = options.multiprocess ?? false;
@@ -1004,8 +1049,10 @@ export function toFetchHandler(
     environ: WSGIEnvironment,
     method: string,
     rawPath: string,
+    spool: BodySpool | null = null,
   ): Response | Promise<Response> {
     const exchange = new Exchange(memory, errors, method, rawPath);
+    exchange.spool = spool;
     let result: ResponseBody | Promise<ResponseBody>;
     try {
       result = app(environ, exchange.startResponse);
@@ -1021,7 +1068,11 @@ export function toFetchHandler(
     return finish(exchange, result);
   }
 
-  /** Reads the request body, then runs the app (413 past the limit). */
+  /**
+   * Reads the request body, then runs the app: a body of known length up
+   * to the threshold in one piece, any other into a spool (memory, then a
+   * temporary file); 413 past `maxRequestBody`.
+   */
   async function withBody(
     request: Request,
     body: ReadableStream<Uint8Array>,
@@ -1029,13 +1080,87 @@ export function toFetchHandler(
     method: string,
     rawPath: string,
   ): Promise<Response> {
-    const input = await readBody(request, body, max);
-    if (input === null) return plain(413, "Request body too large");
-    if (environ.CONTENT_LENGTH === undefined && input.length) {
-      environ.CONTENT_LENGTH = String(input.length);
+    const header = environ.CONTENT_LENGTH;
+    const length = header !== undefined && /^\d{1,15}$/.test(header)
+      ? Number(header)
+      : -1;
+    if (length > max) {
+      body.cancel().catch(() => {});
+      return plain(413, `Request body of ${length} bytes is over the limit`);
     }
-    environ["wsgi.input"] = new BytesIO(input);
-    return await runApp(environ, method, rawPath);
+    if (length >= 0 && length <= threshold) {
+      // Small and known: one read, held in memory.
+      let bytes: Uint8Array;
+      try {
+        bytes = await request.bytes();
+      } catch {
+        return plain(400, "Request body cut off"); // the client went away
+      }
+      environ["wsgi.input"] = new BytesIO(bytes);
+      return await runApp(environ, method, rawPath);
+    }
+    const spool = spooler.open(length);
+    let response: Response | Promise<Response>;
+    try {
+      const refused = await spoolBody(body, spool);
+      if (refused !== null) {
+        spool.close();
+        return refused;
+      }
+      if (environ.CONTENT_LENGTH === undefined && spool.length) {
+        environ.CONTENT_LENGTH = String(spool.length);
+      }
+      environ["wsgi.input"] = spool.input();
+      // From here the exchange closes the spool when the response ends.
+      response = runApp(environ, method, rawPath, spool);
+    } catch (e) {
+      spool.close();
+      throw e;
+    }
+    return await response;
+  }
+
+  /**
+   * Reads `body` into `spool`; null once it is all in, else the response
+   * that refuses it (413 past the limit or without permission to spool,
+   * 507 for a failed disk, 400 for a body cut off by the client).
+   */
+  async function spoolBody(
+    body: ReadableStream<Uint8Array>,
+    spool: BodySpool,
+  ): Promise<Response | null> {
+    const reader = bodyReader(body);
+    try {
+      for (
+        let chunk = await reader.next();
+        chunk !== null;
+        chunk = await reader.next()
+      ) {
+        if (spool.length + chunk.length > max) {
+          reader.cancel();
+          return plain(413, "Request body too large");
+        }
+        const r = spool.append(chunk);
+        if (r) await r;
+      }
+      const r = spool.end();
+      if (r) await r;
+      return null;
+    } catch (e) {
+      reader.cancel();
+      if (e instanceof SpoolError) {
+        const { status, log } = spooler.answer(e);
+        if (log !== null) errors.write(`${log}\n`);
+        return plain(
+          status,
+          status === 413
+            ? "Request body too large for this server"
+            : "The server could not store the request body",
+        );
+      }
+      // The stream failed: the client went away, or sent a broken body.
+      return plain(400, "Request body cut off");
+    }
   }
 
   return async function wsgiFetchHandler(
@@ -1263,6 +1388,31 @@ export interface FromFetchHandlerOptions {
 }
 
 /**
+ * What `fromFetchHandler` reads of a handler's answer: a `Response`, or one
+ * of another realm's Fetch implementation (npm packages running in Deno's
+ * Node mode answer with undici's), which is not `instanceof Response`.
+ */
+interface ResponseLike {
+  readonly status: number;
+  readonly statusText?: string;
+  readonly headers: Iterable<[string, string]>;
+  readonly body: ReadableStream<Uint8Array> | null;
+}
+
+function isResponseLike(value: unknown): value is ResponseLike {
+  if (value instanceof Response) return true;
+  if (value === null || typeof value !== "object") return false;
+  const r = value as Record<string, unknown>;
+  const headers = r.headers as Record<symbol, unknown> | null | undefined;
+  const body = r.body as Record<string, unknown> | null | undefined;
+  return typeof r.status === "number" &&
+    headers !== null && typeof headers === "object" &&
+    typeof headers[Symbol.iterator] === "function" &&
+    (body === null ||
+      (typeof body === "object" && typeof body.getReader === "function"));
+}
+
+/**
  * Runs a Fetch-API handler as a WSGI application, to serve it with
  * `CGIHandler`, `makeServer` or any WSGI server.
  *
@@ -1335,10 +1485,13 @@ export function fromFetchHandler(
   }
   const keepScriptName = options.keepScriptName ?? false;
   return async function fetchApp(environ, startResponse) {
-    const response = await fetch(toRequest(environ, keepScriptName));
-    if (!(response instanceof Response)) {
+    const response: unknown = await fetch(toRequest(environ, keepScriptName));
+    if (!isResponseLike(response)) {
       throw new TypeError(
-        `The Fetch handler must return a Response (got ${describe(response)})`,
+        `The Fetch handler must return a Response (got ${
+          describe(response)
+        }): an object with a numeric status, iterable headers and a body ` +
+          "that is a ReadableStream or null",
       );
     }
     const code = response.status;

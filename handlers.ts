@@ -40,6 +40,7 @@ import {
   checkBody,
   checkChunk,
   checkHead,
+  checkNoHopByHop,
   checkResponseHeaders,
   checkRestart,
   checkStatus,
@@ -586,9 +587,15 @@ export class BaseHandler {
     }
   }
 
-  /** Last changes to the headers before they are sent; adds `Content-Length` if it can. */
+  /**
+   * Last changes to the headers before they are sent: refuses a hop-by-hop
+   * header the app added to its list after `startResponse` (the framing is
+   * the server's), and adds `Content-Length` if it can.
+   */
   cleanupHeaders(): void {
-    if (!this.#headers().has("Content-Length")) this.setContentLength();
+    const headers = this.#headers();
+    checkNoHopByHop(headers);
+    if (!headers.has("Content-Length")) this.setContentLength();
   }
 
   #headers(): ResponseHeaders {

@@ -1633,7 +1633,10 @@ export given after ":". The second line runs it from JSR, no clone needed.
 
 Permissions: --allow-net; --allow-read for APP and the local files it
 imports, and for --cert and --key; --allow-read and --allow-write for
---unix PATH.
+--unix PATH. Request bodies over 1 MiB wait in a temporary file in TMPDIR
+(else /tmp): that needs --allow-read and --allow-write for it (e.g.
+--allow-read=/tmp --allow-write=/tmp); without them such a body is
+answered 413, and the log says why.
 
 SIGINT (Ctrl-C) or SIGTERM shuts down gracefully: no new connections,
 requests in flight finish, exit status 0. A second signal exits at once

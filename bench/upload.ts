@@ -21,6 +21,7 @@
 
 import { createHash } from "node:crypto";
 import { startCgiServer } from "../tests/_cgi_servers.ts";
+import { spawnUploadServer } from "../tests/_upload_server.ts";
 import { median } from "./_stats.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -137,31 +138,12 @@ async function upload(
   return { mbps: size / secs / 1e6, hwmMiB: body.hwm / 1024 };
 }
 
-/** A server process of tests/_upload_server.ts; its URL and a stop. */
+/** A server process of tests/_upload_server.ts (on CPU 1); its URL and a stop. */
 async function serverProcess(kind: "simple" | "fetch") {
-  const cmd = pin(1, [
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    `${root}tests/_upload_server.ts`,
-    kind,
-    spoolDir,
-  ]);
-  const child = new Deno.Command(cmd[0], {
-    args: cmd.slice(1),
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`the ${kind} server exited`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const url = `http://127.0.0.1:${text.trim()}/`;
+  const server = await spawnUploadServer(kind, spoolDir, {
+    prefix: pinned ? ["taskset", "-c", "1"] : [],
+  });
+  const url = `http://127.0.0.1:${server.port}/`;
   return {
     url,
     /** Resets the peak RSS; the RSS now in MiB. */
@@ -169,10 +151,7 @@ async function serverProcess(kind: "simple" | "fetch") {
       const r = await fetch(`${url}reset`);
       return (await r.json()).rss / 1024;
     },
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
+    stop: () => server.stop(),
   };
 }
 

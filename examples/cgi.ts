@@ -3,7 +3,7 @@
  * A CGI program: a WSGI app behind {@linkcode CGIHandler} that answers a
  * small form, by GET (the query string) and by POST (a urlencoded body).
  *
- * Deploy it as any CGI program (see the README): make it executable, let
+ * Deploy it as any CGI program (see docs/cgi.md): make it executable, let
  * the web server run it, and make sure `deno` is on the PATH the server
  * gives CGI programs and that `DENO_DIR` names a cache directory the
  * server's user may write. `--no-config --no-lock` make it run the same

@@ -1,6 +1,7 @@
 // wsgiref's hello world, served by makeServer:
 //
-//   deno run --allow-net examples/hello.ts
+//   deno run --allow-net examples/hello.ts        # port 8000
+//   deno run --allow-net examples/hello.ts 8080   # another port (0: any)
 import { makeServer } from "../simple_server.ts";
 import type { WSGIApplication } from "../types.ts";
 
@@ -14,7 +15,8 @@ const helloWorldApp: WSGIApplication = (_environ, startResponse) => {
   return [new TextEncoder().encode("Hello World")];
 };
 
-await using httpd = makeServer("", 8000, helloWorldApp);
-console.log("Serving on port 8000...");
+const port = Number(Deno.args[0] ?? 8000);
+await using httpd = makeServer("", port, helloWorldApp);
+console.log(`Serving on port ${httpd.port}...`);
 // Serve until process is killed
 await httpd.serveForever();

@@ -282,8 +282,9 @@ function nginxConfig(
   const envs = Object.entries(env).map(([k, v]) =>
     `    fastcgi_param ${k} ${q(v)};`
   ).join("\n");
-  // The README's recipe: /app and /app/..., not /appx (a prefix location
-  // would take it, PATH_INFO "x"); (?s) keeps a %0A in PATH_INFO.
+  // docs/cgi.md's recipe (tests/readme_test.ts checks they agree): /app
+  // and /app/..., not /appx (a prefix location would take it, PATH_INFO
+  // "x"); (?s) keeps a %0A in PATH_INFO.
   const locations = Object.entries(programs).map(([name, file]) =>
     `  location ~ (?s)^/${name}(/.*)?$ {
     fastcgi_split_path_info (?s)^(/${name})(/.*)?$;

@@ -17,6 +17,11 @@ export async function curl(args: string[]): Promise<string> {
   return dec.decode(out.stdout);
 }
 
+/** Runs curl with `args` (the body to /dev/null); the status code it got, as text. */
+export function curlStatus(args: string[]): Promise<string> {
+  return curl(["-o", "/dev/null", "-w", "%{http_code}", ...args]);
+}
+
 /**
  * Makes a self-signed certificate for `localhost` and `127.0.0.1`
  * (subjectAltName) with openssl, as `dir/cert.pem` and `dir/key.pem`.

@@ -1,7 +1,8 @@
 // The app of the upload tests and bench/upload.ts: reads wsgi.input to its
 // end in 1 MiB blocks and answers its length and SHA-256 (hashed as it is
 // read, never held whole), with the process's memory (VmRSS, VmHWM).
-// GET resets the process's peak RSS first.
+// GET resets the process's peak RSS first. And `lengthApp`, which answers
+// the length of the body it read.
 
 import { createHash } from "node:crypto";
 import type { InputStream, WSGIApplication } from "../types.ts";
@@ -53,4 +54,11 @@ export const uploadApp: WSGIApplication = (environ, startResponse) => {
   }
   const sha256 = hash.digest("hex");
   return json({ length, sha256, ...memory() });
+};
+
+/** An app that reads its whole body and answers its length, as text. */
+export const lengthApp: WSGIApplication = (environ, startResponse) => {
+  const n = environ["wsgi.input"].read().length;
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  return [new TextEncoder().encode(String(n))];
 };

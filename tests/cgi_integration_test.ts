@@ -280,10 +280,10 @@ for (const name of ["lighttpd", "apache2", "nginx"] as ServerName[]) {
 }
 
 Deno.test({
-  name: "nginx: the README's HTTP_HOST line puts the port back",
+  name: "nginx: docs/cgi.md's HTTP_HOST line puts the port back",
   ignore: serverMissing("nginx"),
   async fn() {
-    // After `include fastcgi_params`, as the README says: fcgiwrap keeps
+    // After `include fastcgi_params`, as docs/cgi.md says: fcgiwrap keeps
     // the last HTTP_HOST.
     await using server = await startCgiServer("nginx", {
       programs: { app: { script: APP, flags: ["--allow-env"] } },

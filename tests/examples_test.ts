@@ -1,5 +1,6 @@
-// The examples, run as their READMEs say: examples/file_server.ts and
-// examples/deno_serve.ts as `deno run` / `deno serve` child processes,
+// The examples, run as their comments and the README say:
+// examples/hello.ts, examples/file_server.ts and examples/deno_serve.ts as
+// `deno run` / `deno serve` child processes,
 // examples/hono_cgi.ts as a CGI program under a real lighttpd (skipped with
 // a printed reason when lighttpd is missing, except under CI=true; see
 // tests/_cgi_servers.ts).
@@ -16,6 +17,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const FILE_SERVER = `${ROOT}examples/file_server.ts`;
 const DENO_SERVE = `${ROOT}examples/deno_serve.ts`;
 const HONO_CGI = `${ROOT}examples/hono_cgi.ts`;
+const HELLO = `${ROOT}examples/hello.ts`;
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const latin1 = (b: Uint8Array) => {
@@ -263,6 +265,17 @@ Deno.test("examples/file_server.ts", async (t) => {
   }
 });
 
+Deno.test("examples/hello.ts: wsgiref's hello world, with --allow-net only", async () => {
+  await using server = await spawn(
+    ["run", "--allow-net", HELLO, "0"],
+    /Serving on port (\d+)\.\.\./,
+  );
+  const res = await raw(server.port, "GET", "/");
+  assertEquals(res.status, 200);
+  assertEquals(res.headers.get("content-type"), "text/plain; charset=utf-8");
+  assertEquals(res.body, "Hello World");
+});
+
 Deno.test("examples/deno_serve.ts", async (t) => {
   await t.step("deno run: Deno.serve through toFetchHandler", async () => {
     await using server = await spawn(
@@ -335,7 +348,7 @@ async function fetchT(url: string, init: RequestInit = {}) {
   return { res, text: await res.text() };
 }
 
-Deno.test("examples/hono_cgi.ts run as the README's warm-up command", async () => {
+Deno.test("examples/hono_cgi.ts run as docs/cgi.md's warm-up command", async () => {
   // `env DENO_DIR=… REQUEST_METHOD=GET /srv/cgi/form.ts`: no SERVER_NAME,
   // no PATH_INFO, no SCRIPT_NAME; the Hono app still answers its "/" route.
   const out = await new Deno.Command(HONO_CGI, {

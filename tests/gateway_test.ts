@@ -246,6 +246,16 @@ const BROKEN: [string, WSGIApplication, RegExp][] = [
     },
     /^TypeError: Header name "Set-Cookie: evil=1; X" has ":" at index 10/,
   ],
+  [
+    "a framing header pushed onto the list after startResponse",
+    (_e, sr) => {
+      const list: [string, string][] = [["Content-Type", "text/plain"]];
+      start(sr, "200 OK", list);
+      list.push(["Transfer-Encoding", "chunked"]);
+      return [enc("body")];
+    },
+    /^AssertionError: Hop-by-hop header, 'Transfer-Encoding: chunked', not allowed/,
+  ],
 ];
 
 Deno.test("the same broken app, the same answer under every gateway", async (t) => {

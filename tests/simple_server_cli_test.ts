@@ -3,110 +3,19 @@
 // (as from JSR); --help; --unix and --cert/--key; and stopping: the first
 // SIGINT or SIGTERM shuts down gracefully, a second one ends the process at
 // once even while an app awaits a long timer.
+import { Cli } from "./_cli.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   assertStringIncludes,
 } from "@std/assert";
-import { curl, selfSignedCert } from "./_tools.ts";
+import { curl, curlStatus, selfSignedCert } from "./_tools.ts";
 
 const SCRIPT = new URL("../simple_server.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
 const JSR_COMMAND =
   "deno run --allow-net --allow-read=./app.ts jsr:@wsgiref/wsgiref/simple_server ./app.ts";
-
-/** A `deno run` child whose stdout and stderr are kept as they come. */
-class Cli implements AsyncDisposable {
-  out = "";
-  err = "";
-  readonly child: Deno.ChildProcess;
-  readonly status: Promise<Deno.CommandStatus>;
-  #pumps: Promise<unknown>;
-  #changed = Promise.withResolvers<void>();
-
-  constructor(args: string[], cwd: string, env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd,
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const pump = async (
-      stream: ReadableStream<Uint8Array>,
-      to: "out" | "err",
-    ) => {
-      for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-        this[to] += text;
-        this.#changed.resolve();
-        this.#changed = Promise.withResolvers<void>();
-      }
-    };
-    this.#pumps = Promise.all([
-      pump(this.child.stdout, "out"),
-      pump(this.child.stderr, "err"),
-    ]);
-    this.status = this.child.status;
-    this.status.then(() => this.#changed.resolve());
-  }
-
-  /** Waits (at most 30 s) until `re` matches the output of `stream`. */
-  async waitFor(stream: "out" | "err", re: RegExp): Promise<RegExpExecArray> {
-    const deadline = Date.now() + 30000;
-    let exited = false;
-    this.status.then(() => (exited = true));
-    for (;;) {
-      const m = re.exec(this[stream]);
-      if (m) return m;
-      if (exited || Date.now() > deadline) {
-        throw new Error(
-          `${exited ? "exited" : "nothing after 30 s"} before ${re} on ` +
-            `std${stream}:\n${this.out}\n${this.err}`,
-        );
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#changed.promise,
-        new Promise((r) => (timer = setTimeout(r, 1000))),
-      ]);
-      clearTimeout(timer);
-    }
-  }
-
-  /** The port (or socket path) it printed once listening. */
-  async listening(): Promise<{ scheme: string; host: string; port: number }> {
-    const m = await this.waitFor(
-      "out",
-      /^Serving (HTTPS?) on (\S+) port (\d+) \.\.\.\n/,
-    );
-    return { scheme: m[1], host: m[2], port: Number(m[3]) };
-  }
-
-  kill(signal: Deno.Signal): void {
-    try {
-      this.child.kill(signal);
-    } catch { /* exited */ }
-  }
-
-  /** The exit status, or null if it still runs after `ms` ms. */
-  async exitWithin(ms: number): Promise<Deno.CommandStatus | null> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<null>((r) => (timer = setTimeout(r, ms, null)));
-    try {
-      return await Promise.race([this.status, late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.kill("SIGKILL");
-    await this.status;
-    await this.#pumps;
-  }
-}
 
 /** GET `path` over HTTP/1.0 on 127.0.0.1; the body, bounded to 20 s. */
 async function get(port: number, path = "/x"): Promise<string> {
@@ -225,6 +134,38 @@ export const other = (environ, startResponse) => {
       cli.kill("SIGINT");
       assertEquals((await cli.status).code, 0);
     });
+
+    await t.step(
+      "a body over the spool threshold, with the demo task's permissions",
+      async () => {
+        const tmp = await Deno.makeTempDir({ prefix: "wsgiref-cli-spool-" });
+        try {
+          const task = JSON.parse(
+            await Deno.readTextFile(`${ROOT}deno.json`),
+          ).tasks.demo as string;
+          const flags = task.split(" ").filter((a) => a.startsWith("--"))
+            .map((a) => a.replaceAll("/tmp", tmp));
+          await using cli = run(
+            [...flags, SCRIPT, "--port", "0"],
+            { TMPDIR: tmp },
+          );
+          const { port } = await cli.listening();
+          const body = `${tmp}/body`;
+          await Deno.writeFile(body, new Uint8Array(2 * 1024 * 1024));
+          const status = await curlStatus([
+            "--data-binary",
+            `@${body}`,
+            `http://127.0.0.1:${port}/`,
+          ]);
+          assertEquals(status, "200");
+          cli.kill("SIGINT");
+          assertEquals((await cli.status).code, 0);
+          assertEquals(cli.err.includes("--allow-write"), false, cli.err);
+        } finally {
+          await Deno.remove(tmp, { recursive: true });
+        }
+      },
+    );
 
     await t.step("usage errors exit 2", async () => {
       const cases: [string[], string][] = [

@@ -2,18 +2,27 @@
 // the servers (Content-Length and chunked) read whole through wsgi.input,
 // and the spool's temporary file closed and gone on every path a request
 // can end by (served, the app throws, the client goes away, 413, a
-// timeout, shutdown, a missing permission, a full disk).
+// timeout, shutdown, a missing permission, a full disk), through both
+// makeServer and toFetchHandler.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { makeServer, type ServerOptions } from "../simple_server.ts";
+import { toFetchHandler, type ToFetchHandlerOptions } from "../fetch.ts";
 import type { WSGIApplication } from "../types.ts";
-import { curl } from "./_tools.ts";
+import { curl, curlStatus } from "./_tools.ts";
 import { loggingTo, RawClient, sleep } from "./_tcp.ts";
 import { StringIO } from "../util.ts";
 import { openSpoolFiles, spoolFilesClosed } from "./_spool_files.ts";
+import { lengthApp } from "./_upload_app.ts";
+import { spawnUploadServer } from "./_upload_server.ts";
 
 const MiB = 1024 * 1024;
-const here = new URL(".", import.meta.url).pathname;
+const KINDS = ["simple", "fetch"] as const;
+type Kind = typeof KINDS[number];
+const NAMES: Record<Kind, string> = {
+  simple: "makeServer",
+  fetch: "toFetchHandler",
+};
 
 /** A temporary directory for the length of `fn`; asserted empty after it. */
 async function withSpoolDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -53,49 +62,11 @@ async function bigFile(
   return { path, sha256 };
 }
 
-/** The upload server (tests/_upload_server.ts) in its own process. */
-async function startUploadServer(
-  kind: "simple" | "fetch",
-  spoolDir: string,
-): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      // /proc/self/clear_refs (to reset the peak RSS) needs --allow-all.
-      "--allow-all",
-      `${here}_upload_server.ts`,
-      kind,
-      spoolDir,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error("the upload server exited before listening");
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return {
-    port: Number(text.trim()),
-    pid: child.pid,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-    },
-  };
-}
-
-for (const kind of ["simple"] as const) {
-  Deno.test(`64 MiB through ${kind === "simple" ? "makeServer" : "toFetchHandler"}, with Content-Length and chunked`, async (t) => {
+for (const kind of KINDS) {
+  Deno.test(`64 MiB through ${NAMES[kind]}, with Content-Length and chunked`, async (t) => {
     await withSpoolDir(async (spoolDir) => {
       const data = await Deno.makeTempDir({ prefix: "wsgiref-upload-" });
-      const server = await startUploadServer(kind, spoolDir);
+      const server = await spawnUploadServer(kind, spoolDir);
       try {
         const { path, sha256 } = await bigFile(data, 64 * MiB);
         const url = `http://127.0.0.1:${server.port}/`;
@@ -123,47 +94,75 @@ for (const kind of ["simple"] as const) {
   });
 }
 
-/** An app that reads its whole body and answers its length. */
-const lengthApp: WSGIApplication = (environ, startResponse) => {
-  const n = environ["wsgi.input"].read().length;
-  startResponse("200 OK", [["Content-Type", "text/plain"]]);
-  return [new TextEncoder().encode(String(n))];
-};
+/** A server in this process for one cleanup step. */
+interface Served {
+  port: number;
+  /** Its error log (the simple server's log, the bridge's `errors`). */
+  log: StringIO;
+  /** Stops it while a request is under way (close(), Deno.serve's shutdown). */
+  stop(): void;
+}
+
+/** Options of both servers (each takes what it knows). */
+type Options = ServerOptions & ToFetchHandlerOptions;
 
 /**
- * A simple server with a small spool threshold in a fresh spool dir, for
- * `fn`; afterwards the dir is empty, no spool file is open, and the server
- * still serves.
+ * `kind`'s server for `app`, with a small spool threshold in a fresh spool
+ * dir, for `fn`; afterwards the dir is empty, no spool file is open, and
+ * (unless `fn` stopped it) the server still serves.
  */
-async function withSpoolingServer(
+async function withSpooling(
+  kind: Kind,
   app: WSGIApplication,
-  fn: (port: number, log: StringIO, close: () => void) => Promise<void>,
-  options: ServerOptions = {},
+  fn: (served: Served) => Promise<void>,
+  options: Options = {},
 ): Promise<void> {
   await withSpoolDir(async (spoolDir) => {
     const log = new StringIO();
-    const server = makeServer("127.0.0.1", 0, app, {
-      handlerClass: loggingTo(log),
-      spoolDir,
-      spoolThreshold: 64 * 1024,
-      ...options,
-    });
-    const serving = server.serveForever();
-    try {
-      await fn(server.port, log, () => server.close());
-      assertEquals(await spoolFilesClosed(), [], "spool files left open");
-      if (!server.shuttingDown) {
-        const body = await curl([
-          "--data-binary",
-          "abc",
-          `http://127.0.0.1:${server.port}/`,
-        ]);
-        assertEquals(body, "3", "the server still serves");
+    const spooling = { spoolDir, spoolThreshold: 64 * 1024 };
+    let stopped: Promise<void> | undefined;
+    let port: number;
+    let finish: () => Promise<void>;
+    if (kind === "simple") {
+      const server = makeServer("127.0.0.1", 0, app, {
+        handlerClass: loggingTo(log),
+        ...spooling,
+        ...options,
+      });
+      const serving = server.serveForever();
+      port = server.port;
+      finish = async () => {
+        await server.shutdown();
+        await serving;
+        server.close();
+      };
+      await fnWith(() => {
+        server.close();
+        stopped = Promise.resolve();
+      });
+    } else {
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        toFetchHandler(app, { errors: log, ...spooling, ...options }),
+      );
+      port = server.addr.port;
+      // Deno.serve's shutdown waits for the request: the client ends it.
+      finish = () => stopped ?? server.shutdown();
+      await fnWith(() => (stopped = server.shutdown()));
+    }
+
+    async function fnWith(stop: () => void): Promise<void> {
+      try {
+        await fn({ port, log, stop });
+        assertEquals(await spoolFilesClosed(), [], "spool files left open");
+        if (stopped === undefined) {
+          const url = `http://127.0.0.1:${port}/`;
+          const body = await curl(["--data-binary", "abc", url]);
+          assertEquals(body, "3", "the server still serves");
+        }
+      } finally {
+        await finish();
       }
-    } finally {
-      await server.shutdown();
-      await serving;
-      server.close();
     }
   });
 }
@@ -191,128 +190,125 @@ async function partialUpload(
   return c;
 }
 
-Deno.test("spool cleanup on every path", async (t) => {
-  await t.step(
-    "served: the file is closed once the response ends",
-    async () => {
-      await withSpoolingServer(lengthApp, async (port) => {
-        using c = await partialUpload(port, 1 * MiB, 1 * MiB);
-        const r = await c.response();
-        assertEquals(new TextDecoder().decode(r.body), String(1 * MiB));
-      });
-    },
-  );
+/** An app that throws after reading some of a large body. */
+const throwingApp: WSGIApplication = (environ, startResponse) => {
+  if (environ.CONTENT_LENGTH === "3") return lengthApp(environ, startResponse);
+  environ["wsgi.input"].read(1000);
+  throw new Error("app failed");
+};
 
-  await t.step("the app throws after reading some of it", async () => {
-    const app: WSGIApplication = (environ, startResponse) => {
-      if (environ.CONTENT_LENGTH === "3") {
-        return lengthApp(environ, startResponse);
-      }
-      environ["wsgi.input"].read(1000);
-      throw new Error("app failed");
-    };
-    await withSpoolingServer(app, async (port, log) => {
-      using c = await partialUpload(port, 1 * MiB, 1 * MiB);
-      assertEquals((await c.response()).status, 500);
-      assertMatch(log.getValue(), /app failed/);
-    }, {});
-  });
-
-  await t.step("the client goes away in the middle of the body", async () => {
-    await withSpoolingServer(lengthApp, async (port) => {
-      const c = await partialUpload(port, 8 * MiB, 1 * MiB);
-      await sleep(100); // the server spools what came
-      assert(openSpoolFiles().length === 1, "the body went to a spool file");
-      c.close();
-    });
-  });
-
-  await t.step("413 as a chunked body passes maxRequestBody", async () => {
-    await withSpoolingServer(lengthApp, async (port) => {
-      using c = await partialUpload(port, 0, 2 * MiB, true);
-      assertEquals((await c.response()).status, 413);
-    }, { maxRequestBody: 1 * MiB });
-  });
-
-  await t.step("the body stalls: dropped at the timeout", async () => {
-    await withSpoolingServer(lengthApp, async (port, log) => {
-      using c = await partialUpload(port, 8 * MiB, 1 * MiB);
-      await c.expectClosed(5000);
-      assertMatch(log.getValue(), /timed out/i);
-    }, { headerTimeout: 300 });
-  });
-
-  await t.step("the server shuts down with a body on its way", async () => {
-    await withSpoolingServer(lengthApp, async (port, _log, close) => {
-      using c = await partialUpload(port, 8 * MiB, 1 * MiB);
-      await sleep(100);
-      assert(openSpoolFiles().length === 1, "the body went to a spool file");
-      close();
-      await c.expectClosed(5000);
-    });
-  });
-});
-
-Deno.test("without write permission for the spool dir: 413 past the threshold, said once in the log", async () => {
-  await withSpoolDir(async (spoolDir) => {
-    const script = `
-      import { makeServer } from ${
-      JSON.stringify(new URL("../simple_server.ts", import.meta.url).href)
-    };
-      const app = (environ, startResponse) => {
-        const n = environ["wsgi.input"].read().length;
-        startResponse("200 OK", [["Content-Type", "text/plain"]]);
-        return [new TextEncoder().encode(String(n))];
-      };
-      const server = makeServer("127.0.0.1", 0, app, {
-        spoolDir: ${JSON.stringify(spoolDir)},
-        spoolThreshold: 1024,
-      });
-      console.log(server.port);
-      Deno.addSignalListener("SIGTERM", () => server.close());
-      await server.serveForever();
-    `;
-    const file = await Deno.makeTempFile({ suffix: ".ts" });
-    await Deno.writeTextFile(file, script);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-lock", "--no-config", "--allow-net=127.0.0.1", file],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    try {
-      const reader = child.stdout.getReader();
-      const { value } = await reader.read();
-      const port = Number(new TextDecoder().decode(value).trim());
-      const url = `http://127.0.0.1:${port}/`;
-      const big = "x".repeat(4096);
-      for (let i = 0; i < 2; i++) {
-        const status = await curl([
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{http_code}",
-          "--data-binary",
-          big,
-          url,
-        ]);
-        assertEquals(status, "413");
-      }
-      assertEquals(await curl(["--data-binary", "small", url]), "5");
-      child.kill("SIGTERM");
-      reader.releaseLock();
-      const out = await child.output();
-      const err = new TextDecoder().decode(out.stderr);
-      const said = err.split("\n").filter((l) => l.includes("--allow-write"));
-      assertEquals(said.length, 1, err);
-      assertMatch(said[0], new RegExp(spoolDir.replaceAll("/", "\\/")));
-    } finally {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await Deno.remove(file);
+/** An app that reads wsgi.input while its body is pulled. */
+const lazyApp: WSGIApplication = (environ, startResponse) => {
+  startResponse("200 OK", [["Content-Type", "text/plain"]]);
+  return (function* () {
+    const input = environ["wsgi.input"];
+    let n = 0;
+    for (let b = input.read(65536); b.length; b = input.read(65536)) {
+      n += b.length;
+      yield new Uint8Array(0); // read as the body is pulled
     }
+    yield new TextEncoder().encode(String(n));
+  })();
+};
+
+for (const kind of KINDS) {
+  Deno.test(`spool cleanup on every path (${NAMES[kind]})`, async (t) => {
+    await t.step(
+      "served: the file is closed once the response ends",
+      async () => {
+        await withSpooling(kind, lengthApp, async ({ port }) => {
+          using c = await partialUpload(port, 1 * MiB, 1 * MiB);
+          const r = await c.response();
+          assertEquals(new TextDecoder().decode(r.body), String(1 * MiB));
+        });
+      },
+    );
+
+    await t.step("the app reads the body as its response is sent", async () => {
+      await withSpooling(kind, lazyApp, async ({ port }) => {
+        using c = await partialUpload(port, 1 * MiB, 1 * MiB);
+        const text = new TextDecoder().decode((await c.response()).body);
+        assertEquals(text, String(1 * MiB));
+      });
+    });
+
+    await t.step("the app throws after reading some of it", async () => {
+      await withSpooling(kind, throwingApp, async ({ port, log }) => {
+        using c = await partialUpload(port, 1 * MiB, 1 * MiB);
+        assertEquals((await c.response()).status, 500);
+        assertMatch(log.getValue(), /app failed/);
+      });
+    });
+
+    await t.step("the client goes away in the middle of the body", async () => {
+      await withSpooling(kind, lengthApp, async ({ port }) => {
+        const c = await partialUpload(port, 8 * MiB, 1 * MiB);
+        await sleep(100); // the server spools what came
+        assert(openSpoolFiles().length === 1, "the body went to a spool file");
+        c.close();
+      });
+    });
+
+    await t.step("413 as a chunked body passes maxRequestBody", async () => {
+      await withSpooling(kind, lengthApp, async ({ port }) => {
+        using c = await partialUpload(port, 0, 2 * MiB, true);
+        assertEquals((await c.response()).status, 413);
+      }, { maxRequestBody: 1 * MiB });
+    });
+
+    if (kind === "simple") {
+      // Deno.serve has no timeout for a request body.
+      await t.step("the body stalls: dropped at the timeout", async () => {
+        await withSpooling(kind, lengthApp, async ({ port, log }) => {
+          using c = await partialUpload(port, 8 * MiB, 1 * MiB);
+          await c.expectClosed(5000);
+          assertMatch(log.getValue(), /timed out/i);
+        }, { headerTimeout: 300 });
+      });
+    }
+
+    await t.step("the server stops with a body on its way", async () => {
+      await withSpooling(kind, lengthApp, async ({ port, stop }) => {
+        const c = await partialUpload(port, 8 * MiB, 1 * MiB);
+        await sleep(100);
+        assert(openSpoolFiles().length === 1, "the body went to a spool file");
+        stop();
+        // makeServer drops the connection; Deno.serve waits for the client.
+        if (kind === "simple") await c.expectClosed(5000);
+        c.close();
+      });
+    });
   });
-});
+
+  Deno.test(`without write permission for the spool dir (${NAMES[kind]}): 413 past the threshold, said once in the log`, async () => {
+    await withSpoolDir(async (spoolDir) => {
+      const server = await spawnUploadServer(kind, spoolDir, {
+        flags: ["--allow-net=127.0.0.1"],
+        threshold: 1024,
+        app: "length",
+      });
+      try {
+        const url = `http://127.0.0.1:${server.port}/`;
+        const big = "x".repeat(4096);
+        for (let i = 0; i < 2; i++) {
+          const status = await curlStatus([
+            "--data-binary",
+            big,
+            url,
+          ]);
+          assertEquals(status, "413");
+        }
+        assertEquals(await curl(["--data-binary", "small", url]), "5");
+      } finally {
+        await server.stop();
+      }
+      const said = server.stderr().split("\n")
+        .filter((l) => l.includes("--allow-write"));
+      assertEquals(said.length, 1, server.stderr());
+      assertMatch(said[0], new RegExp(spoolDir.replaceAll("/", "\\/")));
+    });
+  });
+}
 
 /** Mounts a tmpfs of `size` bytes at `dir`; false if this machine won't. */
 async function mountTmpfs(dir: string, size: number): Promise<boolean> {
@@ -333,39 +329,24 @@ Deno.test("a full disk: 507, the file gone, the server serving on", async (t) =>
   try {
     if (!(await mountTmpfs(dir, 1 * MiB))) {
       console.log(
-        "SKIP the full-disk step: this machine cannot mount a small tmpfs " +
+        "SKIP the full-disk steps: this machine cannot mount a small tmpfs " +
           "(needs root); a failed spool write is then not tested",
       );
       return;
     }
     try {
-      await t.step("4 MiB into a 1 MiB file system", async () => {
-        const log = new StringIO();
-        const server = makeServer("127.0.0.1", 0, lengthApp, {
-          handlerClass: loggingTo(log),
-          spoolDir: dir,
-          spoolThreshold: 64 * 1024,
-        });
-        const serving = server.serveForever();
-        try {
-          using c = await partialUpload(server.port, 4 * MiB, 4 * MiB);
-          assertEquals((await c.response()).status, 507);
-          assertMatch(log.getValue(), /No space left|space/i);
-          assertEquals(await spoolFilesClosed(), []);
-          assertEquals(
-            await curl([
-              "--data-binary",
-              "abc",
-              `http://127.0.0.1:${server.port}/`,
-            ]),
-            "3",
-          );
-        } finally {
-          await server.shutdown();
-          await serving;
-          server.close();
-        }
-      });
+      for (const kind of KINDS) {
+        await t.step(
+          `${NAMES[kind]}: 4 MiB into a 1 MiB file system`,
+          async () => {
+            await withSpooling(kind, lengthApp, async ({ port, log }) => {
+              using c = await partialUpload(port, 4 * MiB, 4 * MiB);
+              assertEquals((await c.response()).status, 507);
+              assertMatch(log.getValue(), /No space left|space/i);
+            }, { spoolDir: dir });
+          },
+        );
+      }
     } finally {
       await new Deno.Command("umount", { args: [dir] }).output();
     }
