@@ -1002,7 +1002,12 @@ export class WSGIRequestHandler {
   #idle = false;
   #lastRequest = false;
   #aborted = false;
-  #headerTimedOut = false;
+  /** Ends handle() when the connection is dropped (see abort()). */
+  #cut: (() => void) | undefined;
+  /** The handler answering the request in flight, if it got that far. */
+  #answering: ServerHandler | undefined;
+  /** True once the request in flight is in the log. */
+  #logged = false;
 
   /**
    * Prepares to serve `conn`; {@linkcode WSGIRequestHandler.handle} serves it.
@@ -1133,6 +1138,20 @@ export class WSGIRequestHandler {
    * order) until either side closes it; then closes it.
    */
   async handle(): Promise<void> {
+    // A dropped connection ends handle() at once, whether or not its
+    // pending read or write fails then (on some Deno versions a write
+    // waiting on a client that reads nothing outlives conn.close()).
+    const cut = Promise.withResolvers<void>();
+    this.#cut = cut.resolve;
+    await Promise.race([this.#serveRequests(), cut.promise]);
+    if (this.#aborted) {
+      const handler = this.#answering;
+      if (handler !== undefined) this.#logAnswer(handler, false);
+    }
+  }
+
+  /** The requests of the connection, one after another; never rejects. */
+  async #serveRequests(): Promise<void> {
     try {
       while (await this.handleOneRequest());
     } catch (e) {
@@ -1140,7 +1159,8 @@ export class WSGIRequestHandler {
         this.logError(`error on the connection: ${e}`);
       }
     } finally {
-      if (this.#headerTimedOut) this.logError("Request timed out");
+      // Buffers go back to the pools only here, once no read or write of
+      // this connection is pending.
       this.#closeConn();
       this.#connection.close();
       this.#writer.release();
@@ -1296,6 +1316,8 @@ export class WSGIRequestHandler {
       body.input(),
       environ,
     );
+    this.#answering = handler;
+    this.#logged = false;
     let sent = true;
     try {
       await handler.run(this.server.application!);
@@ -1314,13 +1336,22 @@ export class WSGIRequestHandler {
       writer.release(); // an idle connection holds no staging buffer
     }
     const complete = sent && handler.completed && writer.complete;
-    // A response cut short is logged with "-" for its status.
+    this.#logAnswer(handler, complete);
+    return this.#connection.responseDone(complete) &&
+      !this.server.shuttingDown;
+  }
+
+  /**
+   * Logs the request `handler` answered, once: with its status if the
+   * response went out `complete`, else with "-" (cut short).
+   */
+  #logAnswer(handler: ServerHandler, complete: boolean): void {
+    if (this.#logged) return;
+    this.#logged = true;
     this.logRequest(
       complete ? handler.code : "-",
       handler.completed ? handler.size : handler.bytesSent,
     );
-    return this.#connection.responseDone(complete) &&
-      !this.server.shuttingDown;
   }
 
   /**
@@ -1329,6 +1360,7 @@ export class WSGIRequestHandler {
    * the whole head).
    */
   #endRequest(): void {
+    this.#answering = undefined;
     this.#head = undefined;
     this.#requestline = undefined;
     this.headers = [];
@@ -1463,6 +1495,7 @@ export class WSGIRequestHandler {
    * @param now the time of the sweep (ms since the epoch)
    */
   checkSend(now: number): void {
+    if (this.#aborted) return;
     const w = this.#writer;
     if (w.sending === 0 || w.sent !== this.#sendSeen) {
       this.#sendSeen = w.sent;
@@ -1475,7 +1508,8 @@ export class WSGIRequestHandler {
 
   /** Called by the server when {@linkcode WSGIRequestHandler.deadline} passed: drops the connection. */
   timedOut(): void {
-    if (!this.#idle) this.#headerTimedOut = true;
+    if (this.#aborted) return;
+    if (!this.#idle) this.logError("Request timed out");
     this.abort();
   }
 
@@ -1484,6 +1518,7 @@ export class WSGIRequestHandler {
     this.#aborted = true;
     this.#deadline = Infinity;
     this.#closeConn();
+    this.#cut?.();
   }
 
   #closed = false;

@@ -272,7 +272,10 @@ Deno.test("a response cut short by the server is logged as cut, not as its statu
         if (i === 200) throw new Error(`not logged: ${log.getValue()}`);
         await sleep(50);
       }
-      assertStringIncludes(log.getValue(), "send timed out");
+      // Once, however long the client then stays (on some Deno versions
+      // the write outlives the closed connection).
+      await sleep(400);
+      assertEquals(log.getValue().split("send timed out").length, 2);
       assertMatch(log.getValue(), /"GET \/big HTTP\/1\.1" - \d+\n/);
     }, { sendTimeout: 300 });
   });
