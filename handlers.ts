@@ -1190,11 +1190,12 @@ function allGranted(): boolean {
  * Permissions are queried, never prompted for.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { readEnviron } from "@wsgiref/wsgiref/handlers";
+ * import { assertEquals } from "@std/assert";
  *
  * const environ = readEnviron(); // deno run --allow-env …
- * console.log(environ.PATH_INFO);
+ * assertEquals(environ.PATH, Deno.env.get("PATH"));
  * ```
  */
 export function readEnviron(): Record<string, string> {

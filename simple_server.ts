@@ -29,6 +29,7 @@
  * ```ts
  * import { makeServer } from "@wsgiref/wsgiref/simple_server";
  * import type { WSGIApplication } from "@wsgiref/wsgiref/types";
+ * import { assertEquals } from "@std/assert";
  *
  * const app: WSGIApplication = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
@@ -38,7 +39,7 @@
  * await using server = makeServer("127.0.0.1", 0, app, { logRequests: false });
  * const served = server.serveForever();
  * const res = await fetch(`http://127.0.0.1:${server.port}/`);
- * console.log(await res.text()); // "Hello world!"
+ * assertEquals(await res.text(), "Hello world!");
  * await server.shutdown();
  * await served;
  * ```
@@ -399,10 +400,11 @@ let sharedOf: (server: WSGIServer) => Shared;
  * @example
  * ```ts
  * import { demoApp, WSGIServer } from "@wsgiref/wsgiref/simple_server";
+ * import { assert } from "@std/assert";
  *
  * const server = new WSGIServer({ hostname: "127.0.0.1", port: 0 });
  * server.setApp(demoApp);
- * console.log(server.port > 0); // true
+ * assert(server.port > 0); // port 0 picked a free port
  * server.close();
  * ```
  */
@@ -1551,10 +1553,16 @@ function isConnectionError(e: unknown): boolean {
  * @example
  * ```ts
  * import { demoApp, makeServer } from "@wsgiref/wsgiref/simple_server";
+ * import { assertEquals } from "@std/assert";
  *
- * await using server = makeServer("127.0.0.1", 0, demoApp);
- * console.log(`listening on port ${server.port}`);
- * // await server.serveForever();
+ * await using server = makeServer("127.0.0.1", 0, demoApp, {
+ *   logRequests: false,
+ * });
+ * const served = server.serveForever();
+ * const res = await fetch(`http://127.0.0.1:${server.port}/`);
+ * assertEquals((await res.text()).split("\n")[0], "Hello world!");
+ * await server.shutdown();
+ * await served;
  * ```
  *
  * @example Stopping with an AbortSignal
@@ -1631,11 +1639,12 @@ export function makeServer(
  * import { demoApp } from "@wsgiref/wsgiref/simple_server";
  * import { setupTestingDefaults } from "@wsgiref/wsgiref/util";
  * import type { WSGIEnvironment } from "@wsgiref/wsgiref/types";
+ * import { assertEquals } from "@std/assert";
  *
  * const environ: Partial<WSGIEnvironment> = {};
  * setupTestingDefaults(environ);
  * const [body] = demoApp(environ, () => () => {});
- * console.log(new TextDecoder().decode(body).split("\n")[0]); // "Hello world!"
+ * assertEquals(new TextDecoder().decode(body).split("\n")[0], "Hello world!");
  * ```
  */
 export function demoApp(
