@@ -55,6 +55,8 @@ interface Target {
   port: number;
   /** False if it cannot hold a keep-alive connection (skips the idle row). */
   keepAlive?: boolean;
+  /** False if it serves no file (skips the download). */
+  file?: boolean;
   /** More environment variables for it. */
   env?: Record<string, string>;
 }
@@ -81,6 +83,18 @@ const TARGETS: Target[] = [
     name: "toFetchHandler (this)",
     command: [...DENO_RUN, `${here}fetch_hello.ts`, "{port}"],
     port: 8304,
+  },
+  {
+    name: "bare Deno.listen, no parsing",
+    command: [
+      DENO,
+      "run",
+      "--allow-net",
+      `${here}bare_listen_hello.ts`,
+      "{port}",
+    ],
+    port: 8306,
+    file: false,
   },
   {
     name: "Python wsgiref",
@@ -456,7 +470,7 @@ try {
   }
   for (const { target, child } of procs) {
     const row = rows.get(target.name)!;
-    if (!skip.has("file")) {
+    if (!skip.has("file") && target.file !== false) {
       row.gbps = await download(target.port, FILE_SIZE);
       console.error(
         `${target.name} | ${fileMiB} MiB download: ${fmt(row.gbps, 2)} GB/s`,
