@@ -13,9 +13,9 @@
 // The only differences allowed are listed in ALLOWED with their reasons; an
 // entry that no longer differs fails too, so that the list stays true.
 //
-// The fixtures are not part of this repository. Point LLHTTP_DIR at a
-// checkout of https://github.com/nodejs/llhttp (its test/request folder is
-// read):
+// The fixtures are vendored in tests/fixtures/llhttp (their commit and
+// license there). To run another version's, point LLHTTP_DIR at a checkout
+// of https://github.com/nodejs/llhttp (its test/request folder is read):
 //
 //   LLHTTP_DIR=../llhttp deno test -A tests/llhttp_test.ts
 
@@ -279,18 +279,12 @@ function judge(
   return { verdict: "served", detail: "" };
 }
 
-const dir = Deno.env.get("LLHTTP_DIR");
-
-if (dir === undefined) {
-  console.log(
-    "llhttp_test.ts: skipped: LLHTTP_DIR is not set (point it at a checkout of " +
-      "https://github.com/nodejs/llhttp to run its request fixtures)",
-  );
-}
+// llhttp's fixtures as vendored in tests/fixtures/llhttp, or LLHTTP_DIR's.
+const dir = Deno.env.get("LLHTTP_DIR") ??
+  new URL("./fixtures/llhttp", import.meta.url).pathname;
 
 Deno.test({
   name: "llhttp request fixtures (strict mode) against makeServer",
-  ignore: dir === undefined,
   async fn(t) {
     const { cases: all, skipped } = readFixtures(`${dir}/test/request`);
     const cases = all.filter((c) => !c.lenient);
