@@ -93,7 +93,7 @@ const TARGETS: Target[] = [
       `${here}bare_listen_hello.ts`,
       "{port}",
     ],
-    port: 8306,
+    port: 8309,
     file: false,
   },
   {
