@@ -18,6 +18,7 @@
 // process (bench/_cgi_inproc.ts), and writes it all to bench/results/cgi.md.
 
 import { median } from "./_stats.ts";
+import { onPath } from "./_tools.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -25,20 +26,7 @@ const args = Deno.args;
 const runsAt = args.indexOf("--runs");
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 30;
 
-function have(cmd: string): boolean {
-  try {
-    return new Deno.Command(cmd, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-if (!have("hyperfine")) {
+if (!onPath("hyperfine")) {
   console.error("bench/cgi.ts needs hyperfine: apt-get install -y hyperfine");
   Deno.exit(1);
 }

@@ -40,6 +40,7 @@
 // still served.
 
 import { median } from "./_stats.ts";
+import { onPath } from "./_tools.ts";
 
 const DENO = Deno.execPath();
 const here = new URL(".", import.meta.url).pathname;
@@ -152,9 +153,6 @@ const targets = TARGETS.filter((t) =>
 // ---------------------------------------------------------------- helpers
 
 /** True if `command` is on the PATH. */
-async function have(command: string): Promise<boolean> {
-  return (await run(["sh", "-c", `command -v ${command}`])).code === 0;
-}
 
 async function run(cmd: string[]): Promise<{ code: number; out: string }> {
   const out = await new Deno.Command(cmd[0], {
@@ -363,16 +361,16 @@ const fmt = (x: number, digits = 0) =>
 
 // ---------------------------------------------------------------- main
 
-if (!await have("wrk")) {
+if (!onPath("wrk")) {
   console.error("wrk is not installed (apt-get install wrk)");
   Deno.exit(1);
 }
-if (!skip.has("file") && !await have("curl")) {
+if (!skip.has("file") && !onPath("curl")) {
   console.error("curl is not installed: skipping the download");
   skip.add("file");
 }
 /** Pinned: the servers on core 1, the load (wrk, curl, idle clients) on core 0. */
-const pin = !Deno.args.includes("--no-pin") && await have("taskset");
+const pin = !Deno.args.includes("--no-pin") && onPath("taskset");
 if (!pin && !Deno.args.includes("--no-pin")) {
   console.error(
     "taskset is not installed (util-linux): the servers and the load are " +

@@ -16,6 +16,8 @@
 // flag that; a leak keeps growing with the requests served).
 
 const DENO = Deno.execPath();
+import { onPath } from "./_tools.ts";
+
 const here = new URL(".", import.meta.url).pathname;
 
 interface Options {
@@ -127,10 +129,7 @@ const num = (n: number) => n.toLocaleString("en-US");
 
 async function main(): Promise<number> {
   const o = parseArgs(Deno.args);
-  if (
-    !(await new Deno.Command("sh", { args: ["-c", "command -v wrk"] }).output())
-      .success
-  ) {
+  if (!onPath("wrk")) {
     console.error("wrk is not installed: apt-get install wrk");
     return 2;
   }

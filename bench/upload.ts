@@ -23,6 +23,7 @@ import { createHash } from "node:crypto";
 import { startCgiServer } from "../tests/_cgi_servers.ts";
 import { spawnUploadServer } from "../tests/_upload_server.ts";
 import { median } from "./_stats.ts";
+import { onPath } from "./_tools.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = Deno.args;
@@ -36,19 +37,11 @@ const only = option("only")?.split(",");
 const query = args.includes("--read") ? "?read" : "";
 const rounds = Number(option("rounds") ?? 3);
 
-function have(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`] })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-if (!have("curl")) {
+if (!onPath("curl")) {
   console.error("bench/upload.ts needs curl: apt-get install -y curl");
   Deno.exit(1);
 }
-const pinned = have("taskset");
+const pinned = onPath("taskset");
 if (!pinned) console.error("taskset not found: server and curl are not pinned");
 const pin = (cpu: number, cmd: string[]) =>
   pinned ? ["taskset", "-c", String(cpu), ...cmd] : cmd;
