@@ -80,6 +80,7 @@ import {
 } from "./_spool.ts";
 import { BufferPool } from "./_buffer_pool.ts";
 import { StringTable } from "./_string_table.ts";
+import { type LinkedNode, LinkedSet } from "./_linked_set.ts";
 import {
   type ConnectionLimits,
   Event,
@@ -429,7 +430,7 @@ export class WSGIServer implements AsyncDisposable {
   /** Where the server's log lines go by default: stderr, written in order and in batches. */
   readonly errors: ErrorStream = new BatchedWriter();
 
-  #handlers = new Set<WSGIRequestHandler>();
+  #handlers = new LinkedSet<WSGIRequestHandler>();
   /** What this server's connections share: buffers and head strings. */
   readonly #shared: Shared;
   static {
@@ -623,12 +624,12 @@ export class WSGIServer implements AsyncDisposable {
       this,
     );
     if (oneRequest) handler.closeAfterResponse();
-    this.#handlers.add(handler);
-    return handler.handle().finally(() => this.#release(handler));
+    const node = this.#handlers.add(handler);
+    return handler.handle().finally(() => this.#release(node));
   }
 
-  #release(handler: WSGIRequestHandler): void {
-    this.#handlers.delete(handler);
+  #release(node: LinkedNode<WSGIRequestHandler>): void {
+    this.#handlers.delete(node);
     this.#slotWaiter?.();
     if (this.#handlers.size === 0) this.#drainWaiter?.();
   }
