@@ -1007,10 +1007,8 @@ export class WSGIRequestHandler {
   #aborted = false;
   /** Ends handle() when the connection is dropped (see abort()). */
   #cut: (() => void) | undefined;
-  /** The handler answering the request in flight, if it got that far. */
+  /** The handler answering the request in flight, until it is logged. */
   #answering: ServerHandler | undefined;
-  /** True once the request in flight is in the log. */
-  #logged = false;
 
   /**
    * Prepares to serve `conn`; {@linkcode WSGIRequestHandler.handle} serves it.
@@ -1147,10 +1145,7 @@ export class WSGIRequestHandler {
     const cut = Promise.withResolvers<void>();
     this.#cut = cut.resolve;
     await Promise.race([this.#serveRequests(), cut.promise]);
-    if (this.#aborted) {
-      const handler = this.#answering;
-      if (handler !== undefined) this.#logAnswer(handler, false);
-    }
+    if (this.#aborted) this.#logAnswer(false);
   }
 
   /** The requests of the connection, one after another; never rejects. */
@@ -1320,7 +1315,6 @@ export class WSGIRequestHandler {
       environ,
     );
     this.#answering = handler;
-    this.#logged = false;
     let sent = true;
     try {
       await handler.run(this.server.application!);
@@ -1339,18 +1333,19 @@ export class WSGIRequestHandler {
       writer.release(); // an idle connection holds no staging buffer
     }
     const complete = sent && handler.completed && writer.complete;
-    this.#logAnswer(handler, complete);
+    this.#logAnswer(complete);
     return this.#connection.responseDone(complete) &&
       !this.server.shuttingDown;
   }
 
   /**
-   * Logs the request `handler` answered, once: with its status if the
-   * response went out `complete`, else with "-" (cut short).
+   * Logs the request in flight, once: with its status if the response went
+   * out `complete`, else with "-" (cut short). Nothing if none is waiting.
    */
-  #logAnswer(handler: ServerHandler, complete: boolean): void {
-    if (this.#logged) return;
-    this.#logged = true;
+  #logAnswer(complete: boolean): void {
+    const handler = this.#answering;
+    if (handler === undefined) return;
+    this.#answering = undefined;
     this.logRequest(
       complete ? handler.code : "-",
       handler.completed ? handler.size : handler.bytesSent,
